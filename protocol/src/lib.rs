@@ -1,0 +1,17 @@
+//! kraftbridge's Kafka wire codec: generated messages, record batches as bytes, framing,
+//! the API version table and Kafka's error codes. Sans-I/O: no sockets, files or clocks.
+
+pub mod codec;
+pub mod error;
+pub mod messages;
+pub mod records;
+pub mod sample;
+pub mod types;
+
+pub use error::{DecodeError, DecodeErrorKind};
+pub use types::Uuid;
+pub mod error_code;
+pub mod header;
+pub mod versions;
+
+pub use error_code::ErrorCode;

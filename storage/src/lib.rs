@@ -1,0 +1,35 @@
+//! Kafka's on-disk formats, byte-compatible with Apache Kafka 3.9: partition logs (segments,
+//! offset and time indexes, recovery of torn tails), the text checkpoints, `partition.metadata`,
+//! `.kafka_cleanshutdown` and `meta.properties`.
+//!
+//! Blocking `std::fs` I/O; the broker runs it on dedicated threads. Layout reference:
+//! `shared/spec/kafka-disk-and-internal-topics.md` §1–3.
+
+// Positional I/O (`pread`/`pwrite`) comes from `std::os::unix::fs::FileExt`.
+#[cfg(not(unix))]
+compile_error!("storage needs a Unix target (positional file I/O)");
+
+mod batch;
+pub mod checkpoint;
+pub mod clean_shutdown;
+mod error;
+mod fs_util;
+pub mod index;
+mod index_file;
+pub mod leader_epoch;
+pub mod log;
+pub mod log_dir;
+pub mod meta_properties;
+pub mod partition_metadata;
+pub mod segment;
+pub mod time_index;
+pub mod topic_partition;
+
+pub use error::{Error, Result};
+pub use log::{
+    AppendInfo, CleanupPolicy, FirstBatch, LoadOptions, LogCheckpoints, LogConfig,
+    LogOffsetMetadata, PartitionLog, Shutdown,
+};
+pub use log_dir::{LogDir, PartitionDir};
+pub use time_index::TimestampOffset;
+pub use topic_partition::{LogDirKind, TopicPartition};
