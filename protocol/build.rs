@@ -24,10 +24,16 @@ impl Range {
             return Range { lo: 1, hi: 0 };
         }
         if let Some(lo) = s.strip_suffix('+') {
-            return Range { lo: lo.parse().expect("range"), hi: i16::MAX };
+            return Range {
+                lo: lo.parse().expect("range"),
+                hi: i16::MAX,
+            };
         }
         if let Some((a, b)) = s.split_once('-') {
-            return Range { lo: a.parse().expect("range"), hi: b.parse().expect("range") };
+            return Range {
+                lo: a.parse().expect("range"),
+                hi: b.parse().expect("range"),
+            };
         }
         let v = s.parse().expect("range");
         Range { lo: v, hi: v }
@@ -127,7 +133,10 @@ fn parse_file(text: &str) -> Vec<Message> {
         .map(|l| {
             let indent = l.len() - l.trim_start().len();
             assert!(indent % 2 == 0, "odd indentation: {l}");
-            (indent / 2, l.split_whitespace().map(str::to_string).collect())
+            (
+                indent / 2,
+                l.split_whitespace().map(str::to_string).collect(),
+            )
         })
         .collect();
     let mut msgs: Vec<Message> = Vec::new();
@@ -138,7 +147,10 @@ fn parse_file(text: &str) -> Vec<Message> {
         pos += 1;
         if toks[0] == "common" {
             let fields = parse_fields(&lines, &mut pos, 1);
-            msgs.last_mut().expect("common before message").commons.push((toks[1].clone(), fields));
+            msgs.last_mut()
+                .expect("common before message")
+                .commons
+                .push((toks[1].clone(), fields));
             continue;
         }
         let mut m = Message {
@@ -170,7 +182,8 @@ fn snake(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = i + 1 < chars.len() && chars[i + 1].is_lowercase();
             if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_uppercase())) {
                 out.push('_');
@@ -216,8 +229,14 @@ impl Gen<'_> {
             Some(b) => (true, b),
             None => (false, f.ty.as_str()),
         };
-        let inner = primitive(base).map(str::to_string).unwrap_or_else(|| base.to_string());
-        let t = if is_array { format!("Vec<{inner}>") } else { inner };
+        let inner = primitive(base)
+            .map(str::to_string)
+            .unwrap_or_else(|| base.to_string());
+        let t = if is_array {
+            format!("Vec<{inner}>")
+        } else {
+            inner
+        };
         if f.nullable.is_some() {
             format!("Option<{t}>")
         } else {
@@ -276,7 +295,14 @@ impl Gen<'_> {
         let all = m.versions;
         let o = &mut String::new();
         let derive_eq = !contains_float(fields);
-        writeln!(o, "/// {} (Kafka `{}`{}).", name, m.name, if top { "" } else { " nested struct" }).ok();
+        writeln!(
+            o,
+            "/// {} (Kafka `{}`{}).",
+            name,
+            m.name,
+            if top { "" } else { " nested struct" }
+        )
+        .ok();
         writeln!(
             o,
             "#[derive(Debug, Clone, PartialEq{})]",
@@ -285,13 +311,29 @@ impl Gen<'_> {
         .ok();
         writeln!(o, "pub struct {name} {{").ok();
         for f in fields {
-            writeln!(o, "    /// `{}`: versions {}.", f.name, fmt_range(f.versions)).ok();
+            writeln!(
+                o,
+                "    /// `{}`: versions {}.",
+                f.name,
+                fmt_range(f.versions)
+            )
+            .ok();
             writeln!(o, "    pub {}: {},", snake(&f.name), self.rust_type(f)).ok();
         }
         writeln!(o, "}}\n").ok();
-        writeln!(o, "impl Default for {name} {{\n    fn default() -> Self {{\n        Self {{").ok();
+        writeln!(
+            o,
+            "impl Default for {name} {{\n    fn default() -> Self {{\n        Self {{"
+        )
+        .ok();
         for f in fields {
-            writeln!(o, "            {}: {},", snake(&f.name), self.default_expr(f)).ok();
+            writeln!(
+                o,
+                "            {}: {},",
+                snake(&f.name),
+                self.default_expr(f)
+            )
+            .ok();
         }
         writeln!(o, "        }}\n    }}\n}}\n").ok();
 
@@ -308,16 +350,27 @@ impl Gen<'_> {
         )
         .ok();
         writeln!(o, "        let _ = (&buf, flex, version);").ok();
-        writeln!(o, "        #[allow(unused_mut)]\n        let mut this = Self::default();").ok();
+        writeln!(
+            o,
+            "        #[allow(unused_mut)]\n        let mut this = Self::default();"
+        )
+        .ok();
         for f in &regular {
             let c = f.versions.cond(all);
             if c == "false" {
                 continue;
             }
             let fname = snake(&f.name);
-            let field_ctx = format!(".map_err(|e| e.within(\"{msg_name}\", version, \"{}\"))?", f.name);
+            let field_ctx = format!(
+                ".map_err(|e| e.within(\"{msg_name}\", version, \"{}\"))?",
+                f.name
+            );
             writeln!(o, "        if {c} {{").ok();
-            writeln!(o, "            this.{fname} = Wire::read(buf, flex, version){field_ctx};").ok();
+            writeln!(
+                o,
+                "            this.{fname} = Wire::read(buf, flex, version){field_ctx};"
+            )
+            .ok();
             if let Some(n) = f.nullable {
                 let nc = n.cond(all);
                 if nc != "true" {
@@ -350,7 +403,11 @@ impl Gen<'_> {
                 }
                 writeln!(o, "                    _ => Ok(false),\n                }}").ok();
             } else {
-                writeln!(o, "                let _ = (tag, value);\n                Ok(false)").ok();
+                writeln!(
+                    o,
+                    "                let _ = (tag, value);\n                Ok(false)"
+                )
+                .ok();
             }
             writeln!(o, "            }}).map_err(|e| e.within(\"{msg_name}\", version, \"_tagged_fields\"))?;").ok();
             writeln!(o, "        }}").ok();
@@ -360,16 +417,32 @@ impl Gen<'_> {
         // write + size share the same shape.
         for which in ["write", "size"] {
             if which == "write" {
-                writeln!(o, "    fn write(&self, buf: &mut BytesMut, flex: bool, version: i16) {{").ok();
+                writeln!(
+                    o,
+                    "    fn write(&self, buf: &mut BytesMut, flex: bool, version: i16) {{"
+                )
+                .ok();
                 writeln!(o, "        let _ = (&buf, flex, version);").ok();
             } else {
-                writeln!(o, "    fn size(&self, flex: bool, version: i16) -> usize {{").ok();
+                writeln!(
+                    o,
+                    "    fn size(&self, flex: bool, version: i16) -> usize {{"
+                )
+                .ok();
                 writeln!(o, "        let _ = (flex, version);").ok();
-                writeln!(o, "        #[allow(unused_mut)]\n        let mut n = 0usize;").ok();
+                writeln!(
+                    o,
+                    "        #[allow(unused_mut)]\n        let mut n = 0usize;"
+                )
+                .ok();
             }
             for f in fields {
                 let fname = snake(&f.name);
-                let c = if f.tag.is_some() { "false".to_string() } else { f.versions.cond(all) };
+                let c = if f.tag.is_some() {
+                    "false".to_string()
+                } else {
+                    f.versions.cond(all)
+                };
                 if which == "write" && c != "true" && !f.ignorable {
                     // A value the negotiated version cannot carry is a bug in our code: tests
                     // (debug builds) catch it; release builds still answer the client.
@@ -395,18 +468,36 @@ impl Gen<'_> {
                     }
                 }
                 if which == "write" {
-                    writeln!(o, "        if {c} {{ self.{fname}.write(buf, flex, version); }}").ok();
+                    writeln!(
+                        o,
+                        "        if {c} {{ self.{fname}.write(buf, flex, version); }}"
+                    )
+                    .ok();
                 } else {
-                    writeln!(o, "        if {c} {{ n += self.{fname}.size(flex, version); }}").ok();
+                    writeln!(
+                        o,
+                        "        if {c} {{ n += self.{fname}.size(flex, version); }}"
+                    )
+                    .ok();
                 }
             }
             if flex_cond != "false" {
                 writeln!(o, "        if flex {{").ok();
-                writeln!(o, "            #[allow(unused_mut)]\n            let mut count = 0u32;").ok();
+                writeln!(
+                    o,
+                    "            #[allow(unused_mut)]\n            let mut count = 0u32;"
+                )
+                .ok();
                 for f in &tagged {
                     let (_, tv) = f.tag.expect("tagged");
                     let c = tv.cond(all);
-                    writeln!(o, "            if {c} && self.{} != {} {{ count += 1; }}", snake(&f.name), self.default_expr(f)).ok();
+                    writeln!(
+                        o,
+                        "            if {c} && self.{} != {} {{ count += 1; }}",
+                        snake(&f.name),
+                        self.default_expr(f)
+                    )
+                    .ok();
                 }
                 if which == "write" {
                     writeln!(o, "            write_uvarint(buf, count);").ok();
@@ -422,7 +513,12 @@ impl Gen<'_> {
                     } else {
                         format!("n += tagged_size({t}, &self.{fname}, version);")
                     };
-                    writeln!(o, "            if {c} && self.{fname} != {} {{ {action} }}", self.default_expr(f)).ok();
+                    writeln!(
+                        o,
+                        "            if {c} && self.{fname} != {} {{ {action} }}",
+                        self.default_expr(f)
+                    )
+                    .ok();
                 }
                 writeln!(o, "        }}").ok();
             }
@@ -454,7 +550,10 @@ impl Gen<'_> {
                 continue;
             }
             let fname = snake(&f.name);
-            let null_ok = f.nullable.map(|n| n.cond(all)).unwrap_or_else(|| "false".into());
+            let null_ok = f
+                .nullable
+                .map(|n| n.cond(all))
+                .unwrap_or_else(|| "false".into());
             let value = if f.nullable.is_some() {
                 format!("if ({null_ok}) && rng.chance(4) {{ None }} else {{ Some(Sample::sample(rng, flex, version)) }}")
             } else {
@@ -468,7 +567,9 @@ impl Gen<'_> {
 }
 
 fn contains_float(fields: &[Field]) -> bool {
-    fields.iter().any(|f| f.ty.ends_with("float64") || contains_float(&f.children))
+    fields
+        .iter()
+        .any(|f| f.ty.ends_with("float64") || contains_float(&f.children))
 }
 
 fn fmt_range(r: Range) -> String {
@@ -505,17 +606,34 @@ fn main() {
     }
 
     let mut out = String::new();
-    out.push_str("// Generated by protocol/build.rs from protocol/schema/**/*.kdef. Do not edit.\n\n");
+    out.push_str(
+        "// Generated by protocol/build.rs from protocol/schema/**/*.kdef. Do not edit.\n\n",
+    );
     for m in &msgs {
         let modname = snake(&m.name);
-        let mut g = Gen { msg: m, out: String::new(), done: BTreeMap::new() };
+        let mut g = Gen {
+            msg: m,
+            out: String::new(),
+            done: BTreeMap::new(),
+        };
         // Common structs may be referenced before they are defined.
         for (name, fields) in &m.commons {
             g.emit_struct(name, fields, false);
         }
         g.emit_struct(&m.name, &m.fields, true);
-        writeln!(out, "/// Kafka `{}` ({}, versions {}).", m.name, m.kind, fmt_range(m.versions)).ok();
-        writeln!(out, "pub mod {modname} {{\n    #![allow(clippy::all, unused_imports)]\n    use super::*;\n").ok();
+        writeln!(
+            out,
+            "/// Kafka `{}` ({}, versions {}).",
+            m.name,
+            m.kind,
+            fmt_range(m.versions)
+        )
+        .ok();
+        writeln!(
+            out,
+            "pub mod {modname} {{\n    #![allow(clippy::all, unused_imports)]\n    use super::*;\n"
+        )
+        .ok();
         out.push_str(&g.out);
         let key = m.key.unwrap_or(-1);
         writeln!(
@@ -530,7 +648,11 @@ fn main() {
             m.name,
             m.versions.lo,
             m.versions.hi,
-            if m.flex.is_empty() { i16::MAX } else { m.flex.lo },
+            if m.flex.is_empty() {
+                i16::MAX
+            } else {
+                m.flex.lo
+            },
         )
         .ok();
         writeln!(out, "}}\npub use {modname}::{};\n", m.name).ok();
@@ -544,20 +666,41 @@ fn main() {
 
     // The API table: one entry per request kind.
     let requests: Vec<&Message> = msgs.iter().filter(|m| m.kind == "request").collect();
-    writeln!(out, "/// Every Kafka API the codec knows (not necessarily served: see `versions`).").ok();
+    writeln!(
+        out,
+        "/// Every Kafka API the codec knows (not necessarily served: see `versions`)."
+    )
+    .ok();
     writeln!(out, "#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]\n#[repr(i16)]\npub enum ApiKey {{").ok();
     for m in &requests {
-        writeln!(out, "    {} = {},", m.name.trim_end_matches("Request"), m.key.expect("key")).ok();
+        writeln!(
+            out,
+            "    {} = {},",
+            m.name.trim_end_matches("Request"),
+            m.key.expect("key")
+        )
+        .ok();
     }
     writeln!(out, "}}\n\nimpl ApiKey {{\n    /// Every API, in key order.\n    pub const ALL: &'static [ApiKey] = &[").ok();
     let mut sorted = requests.clone();
     sorted.sort_by_key(|m| m.key);
     for m in &sorted {
-        writeln!(out, "        ApiKey::{},", m.name.trim_end_matches("Request")).ok();
+        writeln!(
+            out,
+            "        ApiKey::{},",
+            m.name.trim_end_matches("Request")
+        )
+        .ok();
     }
     writeln!(out, "    ];\n\n    /// The API for a wire key.\n    pub fn from_i16(key: i16) -> Option<ApiKey> {{\n        match key {{").ok();
     for m in &requests {
-        writeln!(out, "            {} => Some(ApiKey::{}),", m.key.expect("key"), m.name.trim_end_matches("Request")).ok();
+        writeln!(
+            out,
+            "            {} => Some(ApiKey::{}),",
+            m.key.expect("key"),
+            m.name.trim_end_matches("Request")
+        )
+        .ok();
     }
     writeln!(out, "            _ => None,\n        }}\n    }}\n").ok();
     writeln!(out, "    /// Kafka's name of the API.\n    pub fn name(self) -> &'static str {{\n        match self {{").ok();
@@ -568,23 +711,46 @@ fn main() {
     writeln!(out, "        }}\n    }}\n").ok();
     writeln!(out, "    /// Versions of the request schema (what the codec can decode).\n    pub fn schema_versions(self) -> (i16, i16) {{\n        match self {{").ok();
     for m in &requests {
-        writeln!(out, "            ApiKey::{} => {}::VERSIONS,", m.name.trim_end_matches("Request"), m.name).ok();
+        writeln!(
+            out,
+            "            ApiKey::{} => {}::VERSIONS,",
+            m.name.trim_end_matches("Request"),
+            m.name
+        )
+        .ok();
     }
     writeln!(out, "        }}\n    }}\n").ok();
     writeln!(out, "    /// First flexible version of the request (`i16::MAX` if none).\n    pub fn flexible_min(self) -> i16 {{\n        match self {{").ok();
     for m in &requests {
-        writeln!(out, "            ApiKey::{} => {}::FLEXIBLE_MIN,", m.name.trim_end_matches("Request"), m.name).ok();
+        writeln!(
+            out,
+            "            ApiKey::{} => {}::FLEXIBLE_MIN,",
+            m.name.trim_end_matches("Request"),
+            m.name
+        )
+        .ok();
     }
     writeln!(out, "        }}\n    }}\n}}\n").ok();
 
     writeln!(out, "/// A decoded request body of any API.\n#[derive(Debug, Clone, PartialEq)]\npub enum RequestBody {{").ok();
     for m in &requests {
-        writeln!(out, "    {}({}),", m.name.trim_end_matches("Request"), m.name).ok();
+        writeln!(
+            out,
+            "    {}({}),",
+            m.name.trim_end_matches("Request"),
+            m.name
+        )
+        .ok();
     }
     writeln!(out, "}}\n\nimpl RequestBody {{\n    /// Decodes the body of `api` at `version` (which the caller has checked).\n    pub fn decode(api: ApiKey, version: i16, buf: &mut Bytes) -> DecodeResult<RequestBody> {{\n        Ok(match api {{").ok();
     for m in &requests {
         let n = m.name.trim_end_matches("Request");
-        writeln!(out, "            ApiKey::{n} => RequestBody::{n}({}::decode(buf, version)?),", m.name).ok();
+        writeln!(
+            out,
+            "            ApiKey::{n} => RequestBody::{n}({}::decode(buf, version)?),",
+            m.name
+        )
+        .ok();
     }
     writeln!(out, "        }})\n    }}\n}}\n").ok();
 
@@ -592,16 +758,34 @@ fn main() {
     let records: Vec<&Message> = msgs.iter().filter(|m| m.kind == "metadata").collect();
     writeln!(out, "/// A KRaft metadata record body (`__cluster_metadata`), by record type.\n#[derive(Debug, Clone, PartialEq)]\npub enum MetadataRecordBody {{").ok();
     for m in &records {
-        writeln!(out, "    {}({}),", m.name.trim_end_matches("Record"), m.name).ok();
+        writeln!(
+            out,
+            "    {}({}),",
+            m.name.trim_end_matches("Record"),
+            m.name
+        )
+        .ok();
     }
     writeln!(out, "}}\n\nimpl MetadataRecordBody {{\n    /// Decodes a record body of `record_type` at `version`; `None` for an unknown type.\n    pub fn decode(record_type: i16, version: i16, buf: &mut Bytes) -> Option<DecodeResult<MetadataRecordBody>> {{\n        Some(match record_type {{").ok();
     for m in &records {
         let n = m.name.trim_end_matches("Record");
-        writeln!(out, "            {} => {}::decode(buf, version).map(MetadataRecordBody::{n}),", m.key.expect("key"), m.name).ok();
+        writeln!(
+            out,
+            "            {} => {}::decode(buf, version).map(MetadataRecordBody::{n}),",
+            m.key.expect("key"),
+            m.name
+        )
+        .ok();
     }
     writeln!(out, "            _ => return None,\n        }})\n    }}\n\n    /// The record type (Kafka's `apiKey` of the record schema).\n    pub fn record_type(&self) -> i16 {{\n        match self {{").ok();
     for m in &records {
-        writeln!(out, "            MetadataRecordBody::{}(_) => {}::KEY,", m.name.trim_end_matches("Record"), m.name).ok();
+        writeln!(
+            out,
+            "            MetadataRecordBody::{}(_) => {}::KEY,",
+            m.name.trim_end_matches("Record"),
+            m.name
+        )
+        .ok();
     }
     writeln!(out, "        }}\n    }}\n}}").ok();
 

@@ -56,7 +56,10 @@ impl<T: Nullable> Wire for Option<T> {
 
 fn need(buf: &Bytes, n: usize) -> DecodeResult<()> {
     if buf.remaining() < n {
-        return Err(DecodeError::new(Kind::Truncated { needed: n, remaining: buf.remaining() }));
+        return Err(DecodeError::new(Kind::Truncated {
+            needed: n,
+            remaining: buf.remaining(),
+        }));
     }
     Ok(())
 }
@@ -169,7 +172,10 @@ fn read_len(buf: &mut Bytes, flex: bool, short: bool) -> DecodeResult<Option<usi
     }
     let n = n as usize;
     if n > buf.remaining() {
-        return Err(DecodeError::new(Kind::LengthExceedsInput { len: n, remaining: buf.remaining() }));
+        return Err(DecodeError::new(Kind::LengthExceedsInput {
+            len: n,
+            remaining: buf.remaining(),
+        }));
     }
     Ok(Some(n))
 }
@@ -213,7 +219,9 @@ impl Wire for String {
 
 impl Nullable for String {
     fn read_nullable(buf: &mut Bytes, flex: bool, _version: i16) -> DecodeResult<Option<Self>> {
-        let Some(n) = read_len(buf, flex, true)? else { return Ok(None) };
+        let Some(n) = read_len(buf, flex, true)? else {
+            return Ok(None);
+        };
         let raw = buf.split_to(n);
         match std::str::from_utf8(&raw) {
             Ok(s) => Ok(Some(s.to_owned())),
@@ -243,7 +251,9 @@ impl Wire for Bytes {
 
 impl Nullable for Bytes {
     fn read_nullable(buf: &mut Bytes, flex: bool, _version: i16) -> DecodeResult<Option<Self>> {
-        let Some(n) = read_len(buf, flex, false)? else { return Ok(None) };
+        let Some(n) = read_len(buf, flex, false)? else {
+            return Ok(None);
+        };
         Ok(Some(buf.split_to(n)))
     }
     fn write_null(buf: &mut BytesMut, flex: bool) {
@@ -266,7 +276,10 @@ impl<T: Wire> Wire for Vec<T> {
     }
     fn size(&self, flex: bool, version: i16) -> usize {
         len_size(flex, false, Some(self.len()))
-            + self.iter().map(|item| item.size(flex, version)).sum::<usize>()
+            + self
+                .iter()
+                .map(|item| item.size(flex, version))
+                .sum::<usize>()
     }
 }
 
@@ -275,7 +288,9 @@ impl<T: Wire> Nullable for Vec<T> {
         // Every element takes at least one byte on the wire, so `read_len` bounding the count
         // by the remaining bytes bounds the element count too. Reserve no more memory than
         // the remaining input could fill, whatever the element's in-memory size.
-        let Some(count) = read_len(buf, flex, false)? else { return Ok(None) };
+        let Some(count) = read_len(buf, flex, false)? else {
+            return Ok(None);
+        };
         let per_item = std::mem::size_of::<T>().max(1);
         let mut items = Vec::with_capacity(count.min(buf.remaining() / per_item));
         for _ in 0..count {

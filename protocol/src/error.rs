@@ -40,7 +40,12 @@ pub struct DecodeError {
 impl DecodeError {
     /// An error without location; the generated code adds it on the way out.
     pub fn new(kind: DecodeErrorKind) -> Self {
-        Self { kind, message: "", version: -1, field: "" }
+        Self {
+            kind,
+            message: "",
+            version: -1,
+            field: "",
+        }
     }
 
     /// Adds the location unless an inner struct already did (innermost wins).
@@ -61,7 +66,11 @@ impl fmt::Display for DecodeError {
         } else if self.field.is_empty() {
             write!(f, "{} v{}: {}", self.message, self.version, self.kind)
         } else {
-            write!(f, "{} v{} field {}: {}", self.message, self.version, self.field, self.kind)
+            write!(
+                f,
+                "{} v{} field {}: {}",
+                self.message, self.version, self.field, self.kind
+            )
         }
     }
 }

@@ -54,7 +54,12 @@ impl RequestHeader {
         let api_key = buf.get_i16();
         let api_version = buf.get_i16();
         let correlation_id = buf.get_i32();
-        let mut header = RequestHeader { api_key, api_version, correlation_id, client_id: None };
+        let mut header = RequestHeader {
+            api_key,
+            api_version,
+            correlation_id,
+            client_id: None,
+        };
         let header_version = match ApiKey::from_i16(api_key) {
             Some(api) => request_header_version(api, api_version),
             None => 1,
@@ -99,7 +104,12 @@ pub fn encode_response<M: Message>(
         write_uvarint(&mut buf, 0);
     }
     body.encode(&mut buf, version);
-    debug_assert_eq!(buf.len(), 4 + header_len + body_len, "{} size mismatch", M::NAME);
+    debug_assert_eq!(
+        buf.len(),
+        4 + header_len + body_len,
+        "{} size mismatch",
+        M::NAME
+    );
     buf
 }
 

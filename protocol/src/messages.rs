@@ -6,8 +6,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::codec::*;
-use crate::sample::{Sample, SampleRng};
 use crate::error::{DecodeError, DecodeErrorKind};
+use crate::sample::{Sample, SampleRng};
 use crate::types::Uuid;
 
 /// A top-level message: a request, response, metadata record or data schema.
@@ -29,11 +29,13 @@ pub trait Message: Wire + Default + Sample + std::fmt::Debug + PartialEq {
     /// Decodes one message of `version` from `buf`, advancing it.
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
         if version < Self::VERSIONS.0 || version > Self::VERSIONS.1 {
-            return Err(DecodeError::new(DecodeErrorKind::UnsupportedVersion).within(
-                Self::NAME,
-                version,
-                "",
-            ));
+            return Err(
+                DecodeError::new(DecodeErrorKind::UnsupportedVersion).within(
+                    Self::NAME,
+                    version,
+                    "",
+                ),
+            );
         }
         Self::read(buf, Self::is_flexible(version), version)
     }

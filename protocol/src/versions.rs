@@ -29,7 +29,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
 
 /// The versions of `api` that we serve, if any.
 pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED.iter().find(|(a, _, _)| *a == api).map(|&(_, lo, hi)| (lo, hi))
+    SUPPORTED
+        .iter()
+        .find(|(a, _, _)| *a == api)
+        .map(|&(_, lo, hi)| (lo, hi))
 }
 
 /// True when we serve `api` at `version`.
@@ -49,7 +52,11 @@ pub fn api_versions_response(error: ErrorCode) -> ApiVersionsResponse {
         })
         .collect();
     api_keys.sort_by_key(|a| a.api_key);
-    ApiVersionsResponse { error_code: error.code(), api_keys, ..Default::default() }
+    ApiVersionsResponse {
+        error_code: error.code(),
+        api_keys,
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]
@@ -60,7 +67,10 @@ mod tests {
     fn table_is_within_the_schemas() {
         for &(api, lo, hi) in SUPPORTED {
             let (slo, shi) = api.schema_versions();
-            assert!(slo <= lo && lo <= hi && hi <= shi, "{api:?} {lo}-{hi} vs schema {slo}-{shi}");
+            assert!(
+                slo <= lo && lo <= hi && hi <= shi,
+                "{api:?} {lo}-{hi} vs schema {slo}-{shi}"
+            );
         }
     }
 }

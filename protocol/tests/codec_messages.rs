@@ -21,13 +21,22 @@ fn round_trip<M: Message>() {
             let msg = M::sample(&mut rng, M::is_flexible(version), version);
             let mut buf = BytesMut::new();
             msg.encode(&mut buf, version);
-            assert_eq!(buf.len(), msg.encoded_size(version), "{} v{version} seed {seed}: size", M::NAME);
+            assert_eq!(
+                buf.len(),
+                msg.encoded_size(version),
+                "{} v{version} seed {seed}: size",
+                M::NAME
+            );
             let mut bytes = buf.freeze();
             let whole = bytes.clone();
             let back = M::decode(&mut bytes, version)
                 .unwrap_or_else(|e| panic!("{} v{version} seed {seed}: {e}", M::NAME));
             assert_eq!(back, msg, "{} v{version} seed {seed}: round trip", M::NAME);
-            assert!(bytes.is_empty(), "{} v{version} seed {seed}: trailing bytes", M::NAME);
+            assert!(
+                bytes.is_empty(),
+                "{} v{version} seed {seed}: trailing bytes",
+                M::NAME
+            );
             // Every strict prefix must fail cleanly (or decode a shorter valid message), never panic.
             for cut in 0..whole.len() {
                 let mut prefix = whole.slice(..cut);

@@ -30,6 +30,16 @@ impl SecurityProtocol {
         }
     }
 
+    /// Kafka's wire id (`SecurityProtocol.id`), as broker registrations carry it.
+    pub(crate) fn id(self) -> i16 {
+        match self {
+            Self::Plaintext => 0,
+            Self::Ssl => 1,
+            Self::SaslPlaintext => 2,
+            Self::SaslSsl => 3,
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Plaintext => "PLAINTEXT",

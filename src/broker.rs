@@ -1,0 +1,174 @@
+//! The broker: decodes each request frame, dispatches it to the handler for its API, and
+//! encodes the answer. Handlers read the current `MetadataImage` and the replica manager;
+//! anything that changes metadata goes to the controller as a request and comes back as
+//! committed records, so the broker cannot tell which mode (KRaft, legacy) it runs in.
+
+mod api_versions;
+mod configs;
+mod controller_apis;
+mod describe;
+mod fetch;
+mod list_offsets;
+mod metadata;
+mod produce;
+pub(crate) mod replica_manager;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use protocol::header::{encode_response, RequestHeader};
+use protocol::messages::{ApiKey, Message, RequestBody};
+use protocol::{versions, ErrorCode};
+use tokio::sync::watch;
+
+use crate::io::controller_client::ControllerClient;
+use replica_manager::ReplicaManager;
+
+/// What the connection should do after a request.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Write this response frame.
+    Respond(BytesMut),
+    /// Produce with acks=0: no answer.
+    NoResponse,
+    /// Close the connection (unparsable request, unknown API), as Kafka does.
+    Close,
+}
+
+/// The broker-side settings handlers need, taken from the server config at start-up.
+#[derive(Debug, Clone)]
+pub(crate) struct BrokerSettings {
+    pub(crate) node_id: i32,
+    pub(crate) cluster_id: String,
+    /// The advertised client listener: (name, host, port).
+    pub(crate) listener_name: String,
+    pub(crate) advertised_host: String,
+    pub(crate) advertised_port: i32,
+    pub(crate) rack: Option<String>,
+    pub(crate) socket_request_max_bytes: usize,
+    pub(crate) message_max_bytes: usize,
+    pub(crate) auto_create_topics: bool,
+    /// Broker configs as DescribeConfigs shows them: (name, value, is_default).
+    pub(crate) broker_configs: Vec<(String, Option<String>, bool)>,
+}
+
+/// One broker: shared by every connection task.
+#[derive(Debug)]
+pub(crate) struct Broker {
+    pub(crate) settings: BrokerSettings,
+    pub(crate) image: watch::Receiver<Arc<::metadata::MetadataImage>>,
+    pub(crate) replicas: Arc<ReplicaManager>,
+    pub(crate) controller: ControllerClient,
+}
+
+impl Broker {
+    pub(crate) fn socket_request_max_bytes(&self) -> usize {
+        self.settings.socket_request_max_bytes
+    }
+
+    /// The metadata image as of now.
+    pub(crate) fn image(&self) -> Arc<::metadata::MetadataImage> {
+        self.image.borrow().clone()
+    }
+
+    /// Handles one request frame (without its size prefix).
+    pub(crate) async fn handle_frame(&self, mut frame: Bytes, peer: SocketAddr) -> Outcome {
+        let header = match RequestHeader::decode(&mut frame) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(%peer, "closing connection: bad request header: {e}");
+                return Outcome::Close;
+            }
+        };
+        let Some(api) = ApiKey::from_i16(header.api_key) else {
+            tracing::warn!(%peer, api_key = header.api_key, "closing connection: unknown api key");
+            return Outcome::Close;
+        };
+        let version = header.api_version;
+        if !versions::is_supported(api, version) {
+            if api == ApiKey::ApiVersions {
+                // KIP-511: answer at v0 with our versions so the client can pick one.
+                let body = versions::api_versions_response(ErrorCode::UNSUPPORTED_VERSION);
+                return Outcome::Respond(encode_response(api, 0, header.correlation_id, &body));
+            }
+            tracing::warn!(
+                %peer,
+                api = api.name(),
+                version,
+                client_id = header.client_id.as_deref().unwrap_or(""),
+                "closing connection: unsupported api version"
+            );
+            return Outcome::Close;
+        }
+        let body = match RequestBody::decode(api, version, &mut frame) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(%peer, "closing connection: malformed request: {e}");
+                return Outcome::Close;
+            }
+        };
+        self.dispatch(api, version, header.correlation_id, body)
+            .await
+    }
+
+    async fn dispatch(&self, api: ApiKey, version: i16, cid: i32, body: RequestBody) -> Outcome {
+        fn respond<M: Message>(api: ApiKey, version: i16, cid: i32, m: &M) -> Outcome {
+            Outcome::Respond(encode_response(api, version, cid, m))
+        }
+        match body {
+            RequestBody::ApiVersions(_) => respond(api, version, cid, &self.api_versions()),
+            RequestBody::Metadata(r) => {
+                respond(api, version, cid, &self.metadata(r, version).await)
+            }
+            RequestBody::Produce(r) => match self.produce(r, version).await {
+                Some(resp) => respond(api, version, cid, &resp),
+                None => Outcome::NoResponse,
+            },
+            RequestBody::Fetch(r) => respond(api, version, cid, &self.fetch(r, version).await),
+            RequestBody::ListOffsets(r) => {
+                respond(api, version, cid, &self.list_offsets(r, version).await)
+            }
+            RequestBody::OffsetForLeaderEpoch(r) => {
+                respond(api, version, cid, &self.offset_for_leader_epoch(r).await)
+            }
+            RequestBody::CreateTopics(r) => {
+                respond(api, version, cid, &self.create_topics(r).await)
+            }
+            RequestBody::DeleteTopics(r) => {
+                respond(api, version, cid, &self.delete_topics(r, version).await)
+            }
+            RequestBody::CreatePartitions(r) => {
+                respond(api, version, cid, &self.create_partitions(r).await)
+            }
+            RequestBody::DeleteRecords(r) => {
+                respond(api, version, cid, &self.delete_records(r).await)
+            }
+            RequestBody::DescribeConfigs(r) => {
+                respond(api, version, cid, &self.describe_configs(r, version))
+            }
+            RequestBody::AlterConfigs(r) => {
+                respond(api, version, cid, &self.alter_configs(r).await)
+            }
+            RequestBody::IncrementalAlterConfigs(r) => {
+                respond(api, version, cid, &self.incremental_alter_configs(r).await)
+            }
+            RequestBody::DescribeCluster(r) => {
+                respond(api, version, cid, &self.describe_cluster(r, version))
+            }
+            RequestBody::DescribeLogDirs(r) => {
+                respond(api, version, cid, &self.describe_log_dirs(r).await)
+            }
+            other => {
+                // The version table admits only the APIs above; reaching here means the table
+                // and this match disagree, which tests catch. Clients never see a panic.
+                tracing::error!(
+                    "no handler for {:?} although the version table lists it",
+                    api
+                );
+                drop(other);
+                Outcome::Close
+            }
+        }
+    }
+}

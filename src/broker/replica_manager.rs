@@ -1,0 +1,668 @@
+//! The replica manager: owns the partition logs this node hosts and runs every blocking log
+//! operation on the blocking thread pool, never on the tokio workers that serve the network.
+//!
+//! It follows the metadata image: `apply_image` opens a log for each partition assigned to
+//! this node, applies topic config overrides, and deletes the logs of partitions that are
+//! gone. With a single in-sync replica (this issue), the high watermark is the log end offset
+//! after each append.
+
+mod topic_config;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use metadata::MetadataImage;
+use protocol::{ErrorCode, Uuid};
+use storage::log::{FirstBatch, LogCheckpoints, LogConfig, PartitionLog};
+use storage::{LogDir, TopicPartition};
+use tokio::sync::{watch, Notify};
+
+pub(crate) use topic_config::log_config_from;
+
+/// How often housekeeping runs (flush policy, retention, checkpoints are checked against
+/// their own intervals on each run).
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
+/// Kafka's `log.flush.offset.checkpoint.interval.ms` default.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+/// Kafka's `log.retention.check.interval.ms` default.
+const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Milliseconds since the epoch: log timestamps and time-based roll and retention.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// One hosted partition.
+#[derive(Debug)]
+pub(crate) struct Partition {
+    pub(crate) topic_id: Uuid,
+    leader_epoch: AtomicI32,
+    /// Locked only on blocking threads.
+    log: Mutex<PartitionLog>,
+    high_watermark: AtomicI64,
+    log_start_offset: AtomicI64,
+}
+
+impl Partition {
+    fn new(topic_id: Uuid, leader_epoch: i32, log: PartitionLog) -> Self {
+        let end = log.log_end_offset();
+        let start = log.log_start_offset();
+        Self {
+            topic_id,
+            leader_epoch: AtomicI32::new(leader_epoch),
+            log: Mutex::new(log),
+            high_watermark: AtomicI64::new(end),
+            log_start_offset: AtomicI64::new(start),
+        }
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, PartitionLog> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+}
+
+/// Result of appending one partition's batch.
+#[derive(Debug)]
+pub(crate) enum AppendOutcome {
+    Appended {
+        base_offset: i64,
+        log_append_time: i64,
+        log_start_offset: i64,
+    },
+    Failed {
+        error: ErrorCode,
+        message: Option<String>,
+    },
+}
+
+/// One partition of a fetch.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadRequest {
+    pub(crate) tp: TopicPartition,
+    pub(crate) fetch_offset: i64,
+    pub(crate) max_bytes: usize,
+    pub(crate) current_leader_epoch: i32,
+}
+
+/// Result of reading one partition.
+#[derive(Debug)]
+pub(crate) enum ReadOutcome {
+    Read {
+        records: Bytes,
+        high_watermark: i64,
+        log_start_offset: i64,
+    },
+    Failed {
+        error: ErrorCode,
+        high_watermark: i64,
+        log_start_offset: i64,
+    },
+}
+
+/// What ListOffsets asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OffsetQuery {
+    Earliest,
+    Latest,
+    MaxTimestamp,
+    Timestamp(i64),
+}
+
+/// All partitions of this node, in one log directory.
+#[derive(Debug)]
+pub(crate) struct ReplicaManager {
+    node_id: i32,
+    dir: LogDir,
+    default_config: LogConfig,
+    partitions: RwLock<BTreeMap<TopicPartition, Arc<Partition>>>,
+    /// Logs found on disk at start-up, adopted by `apply_image` when the image assigns them.
+    loaded: Mutex<BTreeMap<TopicPartition, PartitionLog>>,
+    /// Woken on every append, for fetches waiting on `min_bytes`.
+    appended: Notify,
+}
+
+impl ReplicaManager {
+    /// Opens the log directory and loads (and, after a crash, recovers) every partition log in
+    /// it. Blocking.
+    pub(crate) fn open(
+        node_id: i32,
+        path: PathBuf,
+        default_config: LogConfig,
+    ) -> anyhow::Result<Self> {
+        let dir = LogDir::open(&path)?;
+        let mut loaded = BTreeMap::new();
+        let now = now_ms();
+        for (pd, log) in dir.load_logs(|_| default_config.clone(), now)? {
+            match log {
+                Ok(log) => {
+                    loaded.insert(pd.topic_partition, log);
+                }
+                Err(e) => anyhow::bail!("cannot load partition log {}: {e}", pd.path.display()),
+            }
+        }
+        tracing::info!(dir = %path.display(), partitions = loaded.len(), "loaded partition logs");
+        Ok(Self {
+            node_id,
+            dir,
+            default_config,
+            partitions: RwLock::new(BTreeMap::new()),
+            loaded: Mutex::new(loaded),
+            appended: Notify::new(),
+        })
+    }
+
+    pub(crate) fn log_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn get(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {
+        self.partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tp)
+            .cloned()
+    }
+
+    /// Makes the hosted partitions match `image`. Blocking.
+    pub(crate) fn apply_image(&self, image: &MetadataImage) {
+        let now = now_ms();
+        let mut wanted: BTreeMap<TopicPartition, (Uuid, i32, LogConfig)> = BTreeMap::new();
+        for topic in image.topics.iter() {
+            let config = topic_config::for_topic(&self.default_config, image, &topic.name);
+            for (&index, reg) in &topic.partitions {
+                if reg.replicas.contains(&self.node_id) {
+                    wanted.insert(
+                        TopicPartition::new(topic.name.clone(), index),
+                        (topic.id, reg.leader_epoch, config.clone()),
+                    );
+                }
+            }
+        }
+        let mut partitions = self.partitions.write().unwrap_or_else(|e| e.into_inner());
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        // Remove partitions that are gone, or whose topic was recreated under a new id.
+        let stale: Vec<TopicPartition> = partitions
+            .iter()
+            .filter(|(tp, p)| wanted.get(*tp).is_none_or(|(id, _, _)| *id != p.topic_id))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in stale {
+            if let Some(p) = partitions.remove(&tp) {
+                match Arc::try_unwrap(p) {
+                    Ok(p) => self.delete(p.log.into_inner().unwrap_or_else(|e| e.into_inner())),
+                    Err(_) => {
+                        tracing::warn!(%tp, "partition still in use; its log is deleted on restart")
+                    }
+                }
+            }
+        }
+        for (tp, (topic_id, epoch, config)) in wanted {
+            if let Some(p) = partitions.get(&tp) {
+                p.leader_epoch.store(epoch, Ordering::Release);
+                let mut log = p.log();
+                if *log.config() != config {
+                    if let Err(e) = log.set_config(config) {
+                        tracing::warn!(%tp, "topic config not applied: {e}");
+                    }
+                }
+                continue;
+            }
+            let log = match loaded.remove(&tp) {
+                Some(log) if log.topic_id().is_none_or(|id| id == topic_id) => Ok(log),
+                Some(old) => {
+                    // A log left from an earlier topic of the same name: Kafka deletes it.
+                    self.delete(old);
+                    self.dir
+                        .create_log(&tp, Some(topic_id), config.clone(), now)
+                }
+                None => self
+                    .dir
+                    .create_log(&tp, Some(topic_id), config.clone(), now),
+            };
+            match log {
+                Ok(mut log) => {
+                    if log.topic_id().is_none() {
+                        if let Err(e) = log.set_topic_id(topic_id) {
+                            tracing::warn!(%tp, "cannot write partition.metadata: {e}");
+                        }
+                    }
+                    if let Err(e) = log.set_config(config) {
+                        tracing::warn!(%tp, "topic config not applied: {e}");
+                    }
+                    partitions.insert(tp, Arc::new(Partition::new(topic_id, epoch, log)));
+                }
+                Err(e) => tracing::error!(%tp, "cannot create the partition log: {e}"),
+            }
+        }
+    }
+
+    fn delete(&self, log: PartitionLog) {
+        let tp = log.topic_partition().clone();
+        let unique: [u8; 16] = rand::random();
+        match self.dir.delete_log(log, unique) {
+            Ok(()) => tracing::info!(%tp, "deleted partition log"),
+            Err(e) => tracing::error!(%tp, "cannot delete partition log: {e}"),
+        }
+    }
+
+    /// Appends each `(partition, batch)` and reports per batch, in order. Blocking I/O runs
+    /// on the blocking pool, all partitions of one request in one hop.
+    pub(crate) async fn append(
+        self: &Arc<Self>,
+        batches: Vec<(TopicPartition, Bytes)>,
+    ) -> Vec<AppendOutcome> {
+        if batches.is_empty() {
+            return Vec::new();
+        }
+        let me = self.clone();
+        let n = batches.len();
+        let outcomes = tokio::task::spawn_blocking(move || {
+            let now = now_ms();
+            batches
+                .into_iter()
+                .map(|(tp, bytes)| me.append_one(&tp, &bytes, now))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!("append task failed: {e}");
+            (0..n)
+                .map(|_| AppendOutcome::Failed {
+                    error: ErrorCode::UNKNOWN_SERVER_ERROR,
+                    message: None,
+                })
+                .collect()
+        });
+        self.appended.notify_waiters();
+        outcomes
+    }
+
+    fn append_one(&self, tp: &TopicPartition, bytes: &Bytes, now: i64) -> AppendOutcome {
+        let Some(p) = self.get(tp) else {
+            return AppendOutcome::Failed {
+                error: ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                message: None,
+            };
+        };
+        // The batch is patched in place (base offset, leader epoch): one copy out of the
+        // shared request buffer, no re-encoding.
+        let mut batch = BytesMut::from(&bytes[..]);
+        let mut log = p.log();
+        match log.append_as_leader(&mut batch, p.leader_epoch(), now) {
+            Ok(info) => {
+                p.high_watermark
+                    .store(log.log_end_offset(), Ordering::Release);
+                AppendOutcome::Appended {
+                    base_offset: info.first_offset,
+                    log_append_time: -1,
+                    log_start_offset: log.log_start_offset(),
+                }
+            }
+            Err(e) => {
+                tracing::error!(%tp, "append failed: {e}");
+                AppendOutcome::Failed {
+                    error: storage_error_code(&e),
+                    message: Some(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Reads every partition; if fewer than `min_bytes` are available, waits for appends
+    /// until `wait` has passed, then reads again.
+    pub(crate) async fn read_with_wait(
+        self: &Arc<Self>,
+        reads: Vec<ReadRequest>,
+        response_max_bytes: usize,
+        min_bytes: usize,
+        wait: Duration,
+    ) -> Vec<ReadOutcome> {
+        let deadline = Instant::now() + wait;
+        loop {
+            // Register interest before reading, so an append between read and wait wakes us.
+            let notified = self.appended.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let outcomes = self.read(reads.clone(), response_max_bytes).await;
+            let available: usize = outcomes
+                .iter()
+                .map(|o| match o {
+                    ReadOutcome::Read { records, .. } => records.len(),
+                    ReadOutcome::Failed { .. } => 0,
+                })
+                .sum();
+            let failed = outcomes
+                .iter()
+                .any(|o| matches!(o, ReadOutcome::Failed { .. }));
+            let now = Instant::now();
+            if available >= min_bytes.max(1) || failed || now >= deadline || reads.is_empty() {
+                return outcomes;
+            }
+            if tokio::time::timeout(deadline - now, notified)
+                .await
+                .is_err()
+            {
+                return self.read(reads, response_max_bytes).await;
+            }
+        }
+    }
+
+    async fn read(
+        self: &Arc<Self>,
+        reads: Vec<ReadRequest>,
+        response_max_bytes: usize,
+    ) -> Vec<ReadOutcome> {
+        if reads.is_empty() {
+            return Vec::new();
+        }
+        let me = self.clone();
+        let n = reads.len();
+        tokio::task::spawn_blocking(move || {
+            let mut budget = response_max_bytes;
+            let mut first = true;
+            reads
+                .iter()
+                .map(|r| {
+                    let out = me.read_one(r, budget, first);
+                    if let ReadOutcome::Read { records, .. } = &out {
+                        if !records.is_empty() {
+                            first = false;
+                        }
+                        budget = budget.saturating_sub(records.len());
+                    }
+                    out
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!("read task failed: {e}");
+            (0..n)
+                .map(|_| ReadOutcome::Failed {
+                    error: ErrorCode::UNKNOWN_SERVER_ERROR,
+                    high_watermark: -1,
+                    log_start_offset: -1,
+                })
+                .collect()
+        })
+    }
+
+    fn read_one(&self, r: &ReadRequest, budget: usize, first: bool) -> ReadOutcome {
+        let Some(p) = self.get(&r.tp) else {
+            return ReadOutcome::Failed {
+                error: ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                high_watermark: -1,
+                log_start_offset: -1,
+            };
+        };
+        let hw = p.high_watermark.load(Ordering::Acquire);
+        let start = p.log_start_offset.load(Ordering::Acquire);
+        let failed = |error: ErrorCode| ReadOutcome::Failed {
+            error,
+            high_watermark: hw,
+            log_start_offset: start,
+        };
+        if let Err(e) = check_leader_epoch(r.current_leader_epoch, p.leader_epoch()) {
+            return failed(e);
+        }
+        if r.fetch_offset < start || r.fetch_offset > hw {
+            return failed(ErrorCode::OFFSET_OUT_OF_RANGE);
+        }
+        // Kafka returns at least one whole batch to the first partition with data, even when
+        // it is larger than the limits, so a consumer can always make progress.
+        let max = r.max_bytes.min(budget);
+        let first_batch = if first {
+            FirstBatch::AlwaysWhole
+        } else {
+            FirstBatch::WithinMaxBytes
+        };
+        if max == 0 && !first {
+            return ReadOutcome::Read {
+                records: Bytes::new(),
+                high_watermark: hw,
+                log_start_offset: start,
+            };
+        }
+        let log = p.log();
+        match log.read(r.fetch_offset, max as u64, hw, first_batch) {
+            Ok(records) => ReadOutcome::Read {
+                records,
+                high_watermark: hw,
+                log_start_offset: start,
+            },
+            Err(storage::Error::OffsetOutOfRange { .. }) => failed(ErrorCode::OFFSET_OUT_OF_RANGE),
+            Err(e) => {
+                tracing::error!(tp = %r.tp, "read failed: {e}");
+                failed(storage_error_code(&e))
+            }
+        }
+    }
+
+    /// ListOffsets for one partition: `(offset, timestamp, leader epoch)`, or `None` when no
+    /// record matches (Kafka answers offset -1).
+    pub(crate) async fn list_offset(
+        self: &Arc<Self>,
+        tp: TopicPartition,
+        query: OffsetQuery,
+    ) -> Result<Option<(i64, i64, i32)>, ErrorCode> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let p = me.get(&tp).ok_or(ErrorCode::NOT_LEADER_OR_FOLLOWER)?;
+            let hw = p.high_watermark.load(Ordering::Acquire);
+            let log = p.log();
+            let epoch_of = |offset: i64| log.epoch_for_offset(offset).unwrap_or(-1);
+            let found = match query {
+                OffsetQuery::Earliest => {
+                    let o = log.log_start_offset();
+                    Some((o, -1, epoch_of(o)))
+                }
+                OffsetQuery::Latest => Some((hw, -1, p.leader_epoch())),
+                OffsetQuery::MaxTimestamp => log
+                    .max_timestamp()
+                    .map_err(|e| storage_error_code(&e))?
+                    .map(|t| (t.offset, t.timestamp, epoch_of(t.offset))),
+                OffsetQuery::Timestamp(ts) => log
+                    .offset_for_timestamp(ts)
+                    .map_err(|e| storage_error_code(&e))?
+                    .filter(|t| t.offset < hw)
+                    .map(|t| (t.offset, t.timestamp, epoch_of(t.offset))),
+            };
+            Ok(found)
+        })
+        .await
+        .unwrap_or(Err(ErrorCode::UNKNOWN_SERVER_ERROR))
+    }
+
+    /// OffsetForLeaderEpoch: `(epoch, end offset)` of the largest epoch ≤ `epoch`.
+    pub(crate) async fn end_offset_for_epoch(
+        self: &Arc<Self>,
+        tp: TopicPartition,
+        epoch: i32,
+        current_leader_epoch: i32,
+    ) -> Result<(i32, i64), ErrorCode> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let p = me.get(&tp).ok_or(ErrorCode::NOT_LEADER_OR_FOLLOWER)?;
+            check_leader_epoch(current_leader_epoch, p.leader_epoch())?;
+            let log = p.log();
+            Ok(match log.end_offset_for_epoch(epoch) {
+                Some(e) => (e.epoch, e.end_offset),
+                None => (-1, -1),
+            })
+        })
+        .await
+        .unwrap_or(Err(ErrorCode::UNKNOWN_SERVER_ERROR))
+    }
+
+    /// DeleteRecords: moves the log start offset to `offset` (-1 = the high watermark) and
+    /// returns the new low watermark.
+    pub(crate) async fn delete_records(
+        self: &Arc<Self>,
+        tp: TopicPartition,
+        offset: i64,
+    ) -> Result<i64, ErrorCode> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let p = me.get(&tp).ok_or(ErrorCode::NOT_LEADER_OR_FOLLOWER)?;
+            let hw = p.high_watermark.load(Ordering::Acquire);
+            let target = if offset == -1 { hw } else { offset };
+            if target < 0 || target > hw {
+                return Err(ErrorCode::OFFSET_OUT_OF_RANGE);
+            }
+            let mut log = p.log();
+            let start = log
+                .delete_records_before(target)
+                .map_err(|e| storage_error_code(&e))?;
+            p.log_start_offset.store(start, Ordering::Release);
+            Ok(start)
+        })
+        .await
+        .unwrap_or(Err(ErrorCode::UNKNOWN_SERVER_ERROR))
+    }
+
+    /// Size on disk of every hosted partition, for DescribeLogDirs.
+    pub(crate) async fn partition_sizes(self: &Arc<Self>) -> Vec<(TopicPartition, u64)> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let partitions = me
+                .partitions
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            partitions
+                .iter()
+                .map(|(tp, p)| (tp.clone(), p.log().size_in_bytes()))
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Flush policy and retention for every partition. Blocking.
+    fn maintain(&self, retention_due: bool) {
+        let now = now_ms();
+        let partitions: Vec<(TopicPartition, Arc<Partition>)> = self
+            .partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(tp, p)| (tp.clone(), p.clone()))
+            .collect();
+        for (tp, p) in partitions {
+            let mut log = p.log();
+            if let Err(e) = log.flush_if_due(now) {
+                tracing::error!(%tp, "flush failed: {e}");
+            }
+            if retention_due {
+                let hw = p.high_watermark.load(Ordering::Acquire);
+                match log.apply_retention(now, hw) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(%tp, segments = n, "deleted segments past retention"),
+                    Err(e) => tracing::error!(%tp, "retention failed: {e}"),
+                }
+                p.log_start_offset
+                    .store(log.log_start_offset(), Ordering::Release);
+            }
+        }
+    }
+
+    fn checkpoints(&self) -> Vec<LogCheckpoints> {
+        let partitions = self.partitions.read().unwrap_or_else(|e| e.into_inner());
+        partitions.values().map(|p| p.log().checkpoints()).collect()
+    }
+
+    /// Flushes and closes every log, writes the checkpoints and the clean-shutdown marker so
+    /// the next start skips recovery. Blocking.
+    pub(crate) fn close(&self) -> anyhow::Result<()> {
+        let partitions =
+            std::mem::take(&mut *self.partitions.write().unwrap_or_else(|e| e.into_inner()));
+        let mut checkpoints = Vec::new();
+        for (tp, p) in partitions {
+            let log = match Arc::try_unwrap(p) {
+                Ok(p) => p.log.into_inner().unwrap_or_else(|e| e.into_inner()),
+                Err(p) => {
+                    // Still referenced by an in-flight request: flush what we can.
+                    let mut log = p.log();
+                    log.flush()?;
+                    checkpoints.push(log.checkpoints());
+                    tracing::warn!(%tp, "log still in use at shutdown; flushed, not closed");
+                    continue;
+                }
+            };
+            checkpoints.push(log.close()?);
+        }
+        let leftovers = std::mem::take(&mut *self.loaded.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, log) in leftovers {
+            checkpoints.push(log.close()?);
+        }
+        self.dir.write_checkpoints(&checkpoints)?;
+        self.dir.write_clean_shutdown(-1)?;
+        Ok(())
+    }
+}
+
+/// Periodic log maintenance until shutdown: flush policy, retention, recovery checkpoints.
+pub(crate) async fn housekeeping(
+    replicas: Arc<ReplicaManager>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut last_checkpoint = Instant::now();
+    let mut last_retention = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(HOUSEKEEPING_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+        let retention_due = last_retention.elapsed() >= RETENTION_CHECK_INTERVAL;
+        if retention_due {
+            last_retention = Instant::now();
+        }
+        let checkpoint_due = last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL;
+        if checkpoint_due {
+            last_checkpoint = Instant::now();
+        }
+        let r = replicas.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            r.maintain(retention_due);
+            if checkpoint_due {
+                if let Err(e) = r.dir.write_checkpoints(&r.checkpoints()) {
+                    tracing::error!("writing recovery checkpoints failed: {e}");
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// KIP-320: a request's `current_leader_epoch` (-1 = not checked) against ours.
+fn check_leader_epoch(requested: i32, ours: i32) -> Result<(), ErrorCode> {
+    if requested < 0 || requested == ours {
+        Ok(())
+    } else if requested < ours {
+        Err(ErrorCode::FENCED_LEADER_EPOCH)
+    } else {
+        Err(ErrorCode::UNKNOWN_LEADER_EPOCH)
+    }
+}
+
+/// The Kafka error a client sees for a storage failure.
+fn storage_error_code(e: &storage::Error) -> ErrorCode {
+    match e {
+        storage::Error::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
+        storage::Error::RecordTooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
+        storage::Error::RecordSetTooLarge { .. } => ErrorCode::RECORD_LIST_TOO_LARGE,
+        storage::Error::InvalidRecords { .. } => ErrorCode::CORRUPT_MESSAGE,
+        _ => ErrorCode::KAFKA_STORAGE_ERROR,
+    }
+}

@@ -1,0 +1,73 @@
+//! The `LogConfig` of a partition: the broker's `log.*` settings, overridden by the topic's
+//! dynamic configs from the metadata image (`retention.ms`, `segment.bytes`, …).
+
+use metadata::MetadataImage;
+use storage::log::{CleanupPolicy, LogConfig};
+
+use crate::config::{self, ServerConfig};
+
+/// The broker-wide defaults every topic starts from.
+pub(crate) fn log_config_from(c: &ServerConfig) -> LogConfig {
+    let compact = c
+        .log_cleanup_policy
+        .contains(&config::CleanupPolicy::Compact);
+    let delete = c
+        .log_cleanup_policy
+        .contains(&config::CleanupPolicy::Delete);
+    LogConfig {
+        segment_bytes: c.log_segment_bytes.max(0) as u32,
+        segment_ms: c.log_roll_ms,
+        retention_ms: c.log_retention_ms,
+        retention_bytes: c.log_retention_bytes,
+        index_interval_bytes: c.log_index_interval_bytes.max(0) as u32,
+        segment_index_bytes: c.log_index_size_max_bytes.max(0) as u32,
+        flush_interval_messages: c.log_flush_interval_messages,
+        flush_ms: c.log_flush_interval_ms,
+        max_message_bytes: c.message_max_bytes.max(0) as u32,
+        cleanup_policy: cleanup_policy(compact, delete),
+    }
+}
+
+fn cleanup_policy(compact: bool, delete: bool) -> CleanupPolicy {
+    match (compact, delete) {
+        (true, true) => CleanupPolicy::CompactDelete,
+        (true, false) => CleanupPolicy::Compact,
+        _ => CleanupPolicy::Delete,
+    }
+}
+
+/// `base` with the topic's overrides applied. Values were validated by the controller
+/// before they were committed; one that still does not parse keeps the broker's value.
+pub(crate) fn for_topic(base: &LogConfig, image: &MetadataImage, topic: &str) -> LogConfig {
+    let mut c = base.clone();
+    let Some(overrides) = image.configs.topic(topic) else {
+        return c;
+    };
+    for (key, value) in overrides {
+        let v = value.trim();
+        match key.as_str() {
+            "segment.bytes" => set(&mut c.segment_bytes, v),
+            "segment.ms" => set(&mut c.segment_ms, v),
+            "retention.ms" => set(&mut c.retention_ms, v),
+            "retention.bytes" => set(&mut c.retention_bytes, v),
+            "index.interval.bytes" => set(&mut c.index_interval_bytes, v),
+            "segment.index.bytes" => set(&mut c.segment_index_bytes, v),
+            "flush.messages" => set(&mut c.flush_interval_messages, v),
+            "flush.ms" => set(&mut c.flush_ms, v),
+            "max.message.bytes" => set(&mut c.max_message_bytes, v),
+            "cleanup.policy" => {
+                let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+                c.cleanup_policy =
+                    cleanup_policy(parts.contains(&"compact"), parts.contains(&"delete"));
+            }
+            _ => {}
+        }
+    }
+    c
+}
+
+fn set<T: std::str::FromStr>(field: &mut T, value: &str) {
+    if let Ok(v) = value.parse() {
+        *field = v;
+    }
+}

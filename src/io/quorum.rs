@@ -1,0 +1,546 @@
+//! The metadata thread: runs the Raft core (`kraft::raft`) and the quorum controller
+//! (`kraft::controller`) over the `__cluster_metadata-0` log, executing their actions for
+//! real: fsynced appends, the `quorum-state` file, and publishing each committed
+//! `MetadataImage` to the broker.
+//!
+//! One plain thread owns everything here, so the cores need no locks. Controller requests
+//! arrive on a channel; every request drained in one round is proposed, then the log is
+//! fsynced once (group commit), and only then are the requests answered: nothing is
+//! acknowledged before it is durable.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use kraft::controller::{
+    features, ControllerConfig, ControllerResult, QuorumController, TopicDefaults,
+};
+use kraft::raft::{
+    Action, DurableState, ElectionState, Input, QuorumStateVersion, RaftConfig, RaftCore, RaftError,
+};
+use metadata::{DecodedBatch, MetadataImage, MetadataRecord, MetadataVersion};
+use protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
+use protocol::messages::broker_registration_request::{
+    BrokerRegistrationRequest, Feature, Listener,
+};
+use protocol::{ErrorCode, Uuid};
+use storage::log::{FirstBatch, LogConfig, PartitionLog};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::controller_client::{ControllerClient, ControllerRequest, CONTROLLER_QUEUE_MAX};
+use crate::broker::replica_manager::now_ms;
+use crate::config::ServerConfig;
+
+/// `__cluster_metadata`'s fixed topic id (spec formats §3.1).
+const METADATA_TOPIC_ID: Uuid = Uuid([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+/// Largest read while replaying the log at start-up (Kafka's Raft fetch limit).
+const REPLAY_READ_BYTES: u64 = 8 * 1024 * 1024;
+/// Requests handled per group commit round.
+const ROUND_REQUESTS_MAX: usize = 256;
+
+/// The running metadata thread.
+#[derive(Debug)]
+pub(crate) struct QuorumHandle {
+    /// The latest committed metadata image.
+    pub(crate) image: watch::Receiver<Arc<MetadataImage>>,
+    pub(crate) client: ControllerClient,
+    stop: mpsc::Sender<ControllerRequest>,
+    thread: std::thread::JoinHandle<()>,
+    /// Fires with the reason if the metadata thread fails; the server then shuts down, as
+    /// Kafka exits when its metadata log cannot be written.
+    pub(crate) failed: Option<oneshot::Receiver<String>>,
+}
+
+impl QuorumHandle {
+    /// Stops the thread after the requests already queued.
+    pub(crate) async fn stop(self) {
+        drop(self.client);
+        drop(self.stop);
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
+
+/// Loads the metadata log, becomes leader of the single-voter quorum, bootstraps a fresh
+/// cluster, registers this node as a broker, and starts serving controller requests.
+pub(crate) async fn start(config: &ServerConfig, cluster_id: &str) -> anyhow::Result<QuorumHandle> {
+    let node_id = config.node_id;
+    let config = config.clone();
+    let cluster_id = cluster_id.to_string();
+    let mut quorum =
+        tokio::task::spawn_blocking(move || Quorum::load(&config, &cluster_id)).await??;
+    let (image_tx, image_rx) = watch::channel(Arc::new(quorum.controller.image().clone()));
+    let (tx, rx) = mpsc::channel(CONTROLLER_QUEUE_MAX);
+    let (failed_tx, failed_rx) = oneshot::channel();
+    quorum.image_tx = Some(image_tx);
+    let thread = std::thread::Builder::new()
+        .name("kraftbridge-metadata".into())
+        .spawn(move || {
+            if let Err(e) = quorum.run(rx) {
+                let _ = failed_tx.send(format!("{e:#}"));
+            }
+        })
+        .context("cannot start the metadata thread")?;
+    let handle = QuorumHandle {
+        image: image_rx,
+        client: ControllerClient::new(tx.clone()),
+        stop: tx,
+        thread,
+        failed: Some(failed_rx),
+    };
+    // Wait until this node is registered, so the first Metadata response lists it.
+    let mut image = handle.image.clone();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !image
+            .borrow_and_update()
+            .cluster
+            .brokers
+            .contains_key(&node_id)
+        {
+            if image.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    Ok(handle)
+}
+
+struct Quorum {
+    node_id: i32,
+    cluster_id: String,
+    dir: PathBuf,
+    log: PartitionLog,
+    raft: RaftCore,
+    controller: QuorumController,
+    /// The requests proposed in this round, answered once the round is durable.
+    replies: Vec<Box<dyn FnOnce() + Send>>,
+    registration: BrokerRegistrationRequest,
+    image_tx: Option<watch::Sender<Arc<MetadataImage>>>,
+    started: Instant,
+}
+
+impl Quorum {
+    fn load(config: &ServerConfig, cluster_id: &str) -> anyhow::Result<Quorum> {
+        let dir = config.metadata_log_dir.join("__cluster_metadata-0");
+        let log_config = LogConfig {
+            segment_bytes: config.metadata_log_segment_bytes.max(14) as u32,
+            segment_ms: config.metadata_log_segment_ms,
+            // Snapshots and metadata retention come with the quorum issue: keep everything.
+            retention_ms: -1,
+            retention_bytes: -1,
+            ..LogConfig::default()
+        };
+        let now = now_ms();
+        let log = PartitionLog::create(&dir, Some(METADATA_TOPIC_ID), log_config, now)
+            .with_context(|| format!("cannot open the metadata log {}", dir.display()))?;
+        let seed = u64::from_le_bytes(rand::random::<[u8; 8]>());
+        let mut controller = QuorumController::with_config(
+            seed,
+            ControllerConfig {
+                node_id: config.node_id,
+                cluster_id: cluster_id.to_string(),
+                topic_defaults: TopicDefaults {
+                    num_partitions: config.num_partitions,
+                    replication_factor: config.default_replication_factor as i16,
+                    static_broker_configs: config
+                        .broker_config_entries()
+                        .into_iter()
+                        .filter(|(_, e)| !e.is_default)
+                        .filter_map(|(k, e)| Some((k.to_string(), e.value?)))
+                        .collect(),
+                },
+                zk_migration_enabled: false,
+                broker_session_timeout_ms: i64::from(config.broker_session_timeout_ms),
+            },
+        );
+        let last_epoch = replay_log(&log, &mut controller)?;
+        let election = read_quorum_state(&dir)?;
+        let durable = DurableState {
+            election,
+            log_end_offset: log.log_end_offset(),
+            last_epoch,
+        };
+        let voters: BTreeSet<i32> = config
+            .controller_quorum_voters
+            .iter()
+            .map(|v| v.id)
+            .collect();
+        let raft = RaftCore::new(
+            RaftConfig {
+                node_id: config.node_id,
+                voters,
+            },
+            durable,
+        );
+        tracing::info!(
+            records_end = log.log_end_offset(),
+            topics = controller.image().topics.len(),
+            "loaded the metadata log"
+        );
+        Ok(Quorum {
+            node_id: config.node_id,
+            cluster_id: cluster_id.to_string(),
+            registration: registration_request(config, cluster_id)?,
+            dir,
+            log,
+            raft,
+            controller,
+            replies: Vec::new(),
+            image_tx: None,
+            started: Instant::now(),
+        })
+    }
+
+    /// Milliseconds on the monotonic clock the Raft core runs on.
+    fn now(&self) -> i64 {
+        self.started.elapsed().as_millis() as i64
+    }
+
+    fn run(&mut self, mut rx: mpsc::Receiver<ControllerRequest>) -> anyhow::Result<()> {
+        // Become leader (single voter) and make the LEADER_CHANGE batch durable.
+        let mut actions = Vec::new();
+        self.raft.step(self.now(), Input::Tick, &mut actions)?;
+        self.execute(actions)?;
+        self.persist_round()?;
+
+        if self.controller.image().metadata_version().is_none() {
+            let bootstrap = features::bootstrap_records(MetadataVersion::LATEST_PRODUCTION);
+            let records = features::activation_records_for_empty_log(&bootstrap, false);
+            self.propose(records)?;
+            self.persist_round()?;
+            tracing::info!(
+                "bootstrapped a new cluster at metadata.version {}",
+                MetadataVersion::LATEST_PRODUCTION.release().unwrap_or("?")
+            );
+        }
+        self.register_self()?;
+        // Sessions for every registered broker start now (after our own registration, which
+        // a session left over from our previous incarnation would otherwise refuse).
+        self.controller.activate(now_ms());
+
+        while let Some(first) = rx.blocking_recv() {
+            self.handle(first);
+            for _ in 1..ROUND_REQUESTS_MAX {
+                match rx.try_recv() {
+                    Ok(req) => self.handle(req),
+                    Err(_) => break,
+                }
+            }
+            self.persist_round()?;
+        }
+        tracing::info!("metadata thread stopped");
+        Ok(())
+    }
+
+    /// Registers this node's broker (a new incarnation every start, as Kafka's broker does)
+    /// and unfences it with a first heartbeat.
+    fn register_self(&mut self) -> anyhow::Result<()> {
+        let now = now_ms();
+        self.registration.incarnation_id = random_uuid();
+        let next = self.raft.log_end_offset();
+        let result = self
+            .controller
+            .register_broker(&self.registration, next, now);
+        if result.reply.error_code != 0 {
+            anyhow::bail!(
+                "this node could not register as a broker: {}",
+                ErrorCode(result.reply.error_code)
+            );
+        }
+        let broker_epoch = result.reply.broker_epoch;
+        self.propose(result.records)?;
+        self.persist_round()?;
+        let heartbeat = BrokerHeartbeatRequest {
+            broker_id: self.node_id,
+            broker_epoch,
+            current_metadata_offset: self.raft.log_end_offset(),
+            want_fence: false,
+            want_shut_down: false,
+            ..Default::default()
+        };
+        let result = self.controller.broker_heartbeat(&heartbeat, now);
+        self.propose(result.records)?;
+        self.persist_round()?;
+        tracing::info!(broker_epoch, cluster_id = %self.cluster_id, "registered and unfenced this broker");
+        Ok(())
+    }
+
+    /// Decides one request, proposes its records, and queues its reply for after the fsync.
+    fn handle(&mut self, req: ControllerRequest) {
+        match req {
+            ControllerRequest::CreateTopics(r, tx) => {
+                let result = self.controller.create_topics(&r);
+                self.decide(result, tx);
+            }
+            ControllerRequest::DeleteTopics(r, tx) => {
+                let result = self.controller.delete_topics(&r);
+                self.decide(result, tx);
+            }
+            ControllerRequest::CreatePartitions(r, tx) => {
+                let result = self.controller.create_partitions(&r);
+                self.decide(result, tx);
+            }
+            ControllerRequest::AlterConfigs(r, tx) => {
+                let result = self.controller.alter_configs(&r);
+                self.decide(result, tx);
+            }
+            ControllerRequest::IncrementalAlterConfigs(r, tx) => {
+                let result = self.controller.incremental_alter_configs(&r);
+                self.decide(result, tx);
+            }
+        }
+    }
+
+    fn decide<T: FailWith + Send + 'static>(
+        &mut self,
+        result: ControllerResult<T>,
+        tx: oneshot::Sender<T>,
+    ) {
+        let mut reply = result.reply;
+        if !result.records.is_empty() {
+            if let Err(e) = self.propose(result.records) {
+                tracing::warn!("controller proposal failed: {e:#}");
+                reply.fail_with(propose_error_code(&e));
+            }
+        }
+        self.replies.push(Box::new(move || {
+            let _ = tx.send(reply);
+        }));
+    }
+
+    /// Appends `records` through Raft and replays them into the controller's image (the
+    /// controller decides the next request on top of its own uncommitted records, as Kafka's
+    /// does).
+    fn propose(&mut self, records: Vec<MetadataRecord>) -> anyhow::Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut actions = Vec::new();
+        self.raft
+            .step(self.now(), Input::Propose(records.clone()), &mut actions)?;
+        for (i, e) in self.controller.replay_all(&records) {
+            tracing::error!("controller record {i} did not replay: {e}");
+        }
+        self.execute(actions)
+    }
+
+    /// Fsyncs what was appended, reports it to Raft, and once committed publishes the image
+    /// and answers the round's requests.
+    fn persist_round(&mut self) -> anyhow::Result<()> {
+        self.log
+            .flush()
+            .context("fsync of the metadata log failed")?;
+        let mut actions = Vec::new();
+        self.raft.step(
+            self.now(),
+            Input::Persisted {
+                end: self.log.log_end_offset(),
+            },
+            &mut actions,
+        )?;
+        self.execute(actions)
+    }
+
+    fn execute(&mut self, actions: Vec<Action>) -> anyhow::Result<()> {
+        for action in actions {
+            match action {
+                Action::PersistElection(e) => write_quorum_state(&self.dir, &e)?,
+                Action::Append(batch) => {
+                    self.log
+                        .append_as_follower(&batch.bytes, now_ms())
+                        .context("metadata log append failed")?;
+                }
+                Action::Truncate { to } => {
+                    self.log.truncate_to(to, now_ms())?;
+                }
+                Action::Send { to, .. } | Action::SendAfterPersist { to, .. } => {
+                    tracing::debug!(
+                        to,
+                        "no Raft network in a single-voter quorum; message dropped"
+                    );
+                }
+                Action::Committed { high_watermark } => self.committed(high_watermark),
+                Action::LeaderChanged { epoch, leader_id } => {
+                    tracing::info!(epoch, ?leader_id, "metadata quorum leader");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn committed(&mut self, high_watermark: i64) {
+        // Single voter: a round is committed as a whole, so the controller's image (which
+        // includes every proposal so far) is the committed image once the high watermark
+        // reaches the log end.
+        if high_watermark < self.raft.log_end_offset() {
+            return;
+        }
+        if let Some(tx) = &self.image_tx {
+            let _ = tx.send(Arc::new(self.controller.image().clone()));
+        }
+        for reply in self.replies.drain(..) {
+            reply();
+        }
+    }
+}
+
+/// Replays every data batch of the log into the controller; returns the last batch's epoch.
+fn replay_log(log: &PartitionLog, controller: &mut QuorumController) -> anyhow::Result<i32> {
+    let end = log.log_end_offset();
+    let mut offset = log.log_start_offset();
+    let mut last_epoch = 0;
+    while offset < end {
+        let bytes = log.read(offset, REPLAY_READ_BYTES, end, FirstBatch::AlwaysWhole)?;
+        if bytes.is_empty() {
+            break;
+        }
+        for batch in protocol::records::batches(&bytes) {
+            let batch = batch.context("corrupt batch in the metadata log")?;
+            match metadata::decode_batch(&batch).context("undecodable metadata batch")? {
+                DecodedBatch::Data(b) => {
+                    for (i, e) in controller.replay_all(&b.records) {
+                        tracing::warn!(
+                            offset = b.base_offset + i as i64,
+                            "metadata record skipped: {e}"
+                        );
+                    }
+                    last_epoch = b.epoch;
+                    offset = b.last_offset + 1;
+                }
+                DecodedBatch::Control {
+                    last_offset, epoch, ..
+                } => {
+                    last_epoch = epoch;
+                    offset = last_offset + 1;
+                }
+            }
+        }
+    }
+    Ok(last_epoch)
+}
+
+fn read_quorum_state(dir: &Path) -> anyhow::Result<ElectionState> {
+    let path = dir.join("quorum-state");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => ElectionState::from_quorum_state_json(&text)
+            .map(|(e, _)| e)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ElectionState::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Writes `quorum-state` as Kafka does: tmp file, fsync, rename, fsync the directory.
+fn write_quorum_state(dir: &Path, e: &ElectionState) -> anyhow::Result<()> {
+    use std::io::Write;
+    let path = dir.join("quorum-state");
+    let tmp = dir.join("quorum-state.tmp");
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(e.to_quorum_state_json(QuorumStateVersion::V1).as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+fn random_uuid() -> Uuid {
+    Uuid(rand::random())
+}
+
+/// This node's BrokerRegistration: its client listeners, supported features, log dirs.
+fn registration_request(
+    config: &ServerConfig,
+    cluster_id: &str,
+) -> anyhow::Result<BrokerRegistrationRequest> {
+    let listeners = config
+        .advertised_listeners
+        .iter()
+        .map(|l| Listener {
+            name: l.name.clone(),
+            host: l.host.clone().unwrap_or_else(|| "localhost".into()),
+            port: l.port,
+            security_protocol: l.security_protocol.id(),
+        })
+        .collect();
+    let mut log_dirs = Vec::new();
+    for dir in &config.log_dirs {
+        let meta = storage::meta_properties::read(dir)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .with_context(|| format!("{} is not formatted", dir.display()))?;
+        if let Some(id) = meta.directory_id() {
+            log_dirs.push(id);
+        }
+    }
+    Ok(BrokerRegistrationRequest {
+        broker_id: config.node_id,
+        cluster_id: cluster_id.to_string(),
+        listeners,
+        features: vec![Feature {
+            name: MetadataVersion::FEATURE_NAME.into(),
+            min_supported_version: MetadataVersion::MINIMUM_KRAFT.level(),
+            max_supported_version: MetadataVersion::LATEST_PRODUCTION.level(),
+        }],
+        rack: config.broker_rack.clone(),
+        log_dirs,
+        ..Default::default()
+    })
+}
+
+fn propose_error_code(e: &anyhow::Error) -> ErrorCode {
+    e.downcast_ref::<RaftError>()
+        .map_or(ErrorCode::UNKNOWN_SERVER_ERROR, RaftError::error_code)
+}
+
+/// Marks every entry of a controller reply as failed (the proposal could not be appended).
+trait FailWith {
+    fn fail_with(&mut self, code: ErrorCode);
+}
+
+impl FailWith for protocol::messages::CreateTopicsResponse {
+    fn fail_with(&mut self, code: ErrorCode) {
+        self.topics
+            .iter_mut()
+            .filter(|t| t.error_code == 0)
+            .for_each(|t| t.error_code = code.code());
+    }
+}
+
+impl FailWith for protocol::messages::DeleteTopicsResponse {
+    fn fail_with(&mut self, code: ErrorCode) {
+        self.responses
+            .iter_mut()
+            .filter(|t| t.error_code == 0)
+            .for_each(|t| t.error_code = code.code());
+    }
+}
+
+impl FailWith for protocol::messages::CreatePartitionsResponse {
+    fn fail_with(&mut self, code: ErrorCode) {
+        self.results
+            .iter_mut()
+            .filter(|t| t.error_code == 0)
+            .for_each(|t| t.error_code = code.code());
+    }
+}
+
+impl FailWith for protocol::messages::AlterConfigsResponse {
+    fn fail_with(&mut self, code: ErrorCode) {
+        self.responses
+            .iter_mut()
+            .filter(|t| t.error_code == 0)
+            .for_each(|t| t.error_code = code.code());
+    }
+}
+
+impl FailWith for protocol::messages::IncrementalAlterConfigsResponse {
+    fn fail_with(&mut self, code: ErrorCode) {
+        self.responses
+            .iter_mut()
+            .filter(|t| t.error_code == 0)
+            .for_each(|t| t.error_code = code.code());
+    }
+}

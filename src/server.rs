@@ -1,0 +1,255 @@
+//! Start-up and shutdown of a server process: configuration, storage checks, the metadata
+//! thread, the replica manager, the listeners, and the orderly stop on SIGTERM/Ctrl-C.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::broker::replica_manager::ReplicaManager;
+use crate::broker::{Broker, BrokerSettings};
+use crate::config::{LoadedConfig, ServerConfig};
+use crate::io::{net, quorum};
+use crate::tools::storage as storage_tool;
+
+/// How long shutdown waits for connections to finish their current request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// `kraftbridge quickstart`: a single combined node in `dir`, formatted on first run.
+pub(crate) fn quickstart(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let props = dir.join("server.properties");
+    if !props.exists() {
+        let text = crate::config::quickstart::quickstart_properties(&dir, 1)?;
+        std::fs::write(&props, text)
+            .with_context(|| format!("cannot write {}", props.display()))?;
+    }
+    let loaded = ServerConfig::load(&props, &[])?;
+    let info = storage_tool::info(&loaded.config);
+    if info.metadata.is_none() {
+        // First run: every directory is empty, so formatting cannot overwrite anything. A
+        // directory that holds another cluster's data is never reformatted: check_storage
+        // below refuses to start on it with the command that fixes it.
+        let cluster_id = storage_tool::random_uuid(&mut rand::thread_rng()).to_string();
+        let opts = storage_tool::FormatOptions {
+            cluster_id,
+            ignore_formatted: false,
+        };
+        storage_tool::format(
+            &loaded.config,
+            &opts,
+            &mut std::io::stdout(),
+            &mut rand::thread_rng(),
+        )?;
+    }
+    println!("kraftbridge quickstart: configuration {}", props.display());
+    println!("Bootstrap server: 127.0.0.1:9092");
+    println!("Try:");
+    println!("  echo 'hello' | kcat -b 127.0.0.1:9092 -t quickstart-events -P");
+    println!("  kcat -b 127.0.0.1:9092 -t quickstart-events -C -o beginning -e");
+    run(loaded)
+}
+
+/// `kraftbridge server <server.properties> [--override k=v]…`.
+pub(crate) fn run_from_file(path: &Path, overrides: &[String]) -> anyhow::Result<()> {
+    run(ServerConfig::load(path, overrides)?)
+}
+
+fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
+    init_logging();
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let config = loaded.config;
+    if !config.is_kraft() {
+        bail!("ZooKeeper (legacy) mode is not implemented yet: set process.roles to run in KRaft mode");
+    }
+    if !config.is_broker() || !config.is_controller() {
+        bail!(
+            "process.roles={} is not supported yet: this version runs only combined \
+             broker,controller nodes (multi-node quorums come with the KRaft quorum work)",
+            config
+                .process_roles
+                .iter()
+                .map(|r| format!("{r:?}").to_lowercase())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
+    let meta = storage_tool::check_storage(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cluster_id = meta.cluster_id().unwrap_or_default().to_string();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kraftbridge-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config, cluster_id))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
+    let node_id = config.node_id;
+    let client_listeners: Vec<_> = config
+        .listeners
+        .iter()
+        .filter(|l| !config.controller_listener_names.contains(&l.name))
+        .cloned()
+        .collect();
+    let advertised = config
+        .advertised_listeners
+        .first()
+        .cloned()
+        .context("no client listener: set listeners (e.g. PLAINTEXT://127.0.0.1:9092)")?;
+
+    let mut quorum = quorum::start(&config, &cluster_id).await?;
+    let metadata_failed = quorum.failed.take();
+    let log_dir = config
+        .log_dirs
+        .first()
+        .cloned()
+        .context("log.dirs is empty")?;
+    let replicas = Arc::new(
+        tokio::task::spawn_blocking({
+            let log_dir = log_dir.clone();
+            let log_config = crate::broker::replica_manager::log_config_from(&config);
+            move || ReplicaManager::open(node_id, log_dir, log_config)
+        })
+        .await??,
+    );
+    let image_rx = quorum.image.clone();
+    follow_image(replicas.clone(), image_rx.clone());
+
+    let broker = Arc::new(Broker {
+        settings: BrokerSettings {
+            node_id,
+            cluster_id: cluster_id.clone(),
+            listener_name: advertised.name.clone(),
+            advertised_host: advertised
+                .host
+                .clone()
+                .unwrap_or_else(|| "localhost".to_string()),
+            advertised_port: i32::from(advertised.port),
+            rack: config.broker_rack.clone(),
+            socket_request_max_bytes: config.socket_request_max_bytes.max(0) as usize,
+            message_max_bytes: config.message_max_bytes.max(0) as usize,
+            auto_create_topics: config.auto_create_topics_enable,
+            broker_configs: config
+                .broker_config_entries()
+                .into_iter()
+                .map(|(k, e)| (k.to_string(), e.value, e.is_default))
+                .collect(),
+        },
+        image: image_rx,
+        replicas: replicas.clone(),
+        controller: quorum.client.clone(),
+    });
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut servers = Vec::new();
+    for l in &client_listeners {
+        let host = l.host.clone().unwrap_or_else(|| "0.0.0.0".to_string());
+        let listener = TcpListener::bind((host.as_str(), l.port))
+            .await
+            .with_context(|| format!("cannot listen on {l}"))?;
+        tracing::info!("listening for clients on {l}");
+        servers.push(tokio::spawn(net::serve(
+            listener,
+            broker.clone(),
+            config.max_connections.max(1) as usize,
+            shutdown_rx.clone(),
+        )));
+    }
+    let housekeeping = tokio::spawn(crate::broker::replica_manager::housekeeping(
+        replicas.clone(),
+        shutdown_rx.clone(),
+    ));
+    tracing::info!(node_id, %cluster_id, "kraftbridge started");
+
+    let failure = tokio::select! {
+        _ = wait_for_signal() => None,
+        reason = metadata_failure(metadata_failed) => Some(reason),
+    };
+    if let Some(reason) = &failure {
+        tracing::error!("the metadata log failed, shutting down: {reason}");
+    }
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    for s in servers {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, s).await;
+    }
+    // Let in-flight connections answer their current request.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = housekeeping.await;
+    tokio::task::spawn_blocking(move || replicas.close()).await??;
+    quorum.stop().await;
+    if let Some(reason) = failure {
+        bail!("stopped because the metadata log failed: {reason}");
+    }
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Applies every new metadata image to the replica manager (opens and deletes logs).
+fn follow_image(
+    replicas: Arc<ReplicaManager>,
+    mut image: watch::Receiver<Arc<metadata::MetadataImage>>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let current = image.borrow_and_update().clone();
+            let r = replicas.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || r.apply_image(&current)).await {
+                tracing::error!("applying the metadata image failed: {e}");
+            }
+            if image.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Resolves with the reason when the metadata thread fails; never otherwise.
+async fn metadata_failure(failed: Option<tokio::sync::oneshot::Receiver<String>>) -> String {
+    match failed {
+        Some(rx) => match rx.await {
+            Ok(reason) => reason,
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
