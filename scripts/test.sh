@@ -9,8 +9,11 @@
 #                        `apt-get update` only when something is missing
 #   2. python venv       $KB_VENV (default .venv) from tests/acceptance/requirements.txt;
 #                        reinstalled only when that file or the Python version changes
-#   3. cargo build       cargo build --release --bin kraftbridge
-#   4. cargo test        cargo test --workspace --release --no-fail-fast
+#   3. cargo build       cargo build --profile ci --bin kraftbridge
+#   4. cargo test        cargo test --workspace --profile ci --no-fail-fast
+# The `ci` profile (Cargo.toml) is release with debug assertions on, so the acceptance tests
+# run an optimised server whose codec still asserts it never encodes a field the negotiated
+# version cannot carry.
 #   5. acceptance        pytest tests/acceptance (real server processes, real clients)
 # Every phase runs under a timeout; any failure (and pytest collecting no test) exits non-zero.
 #
@@ -18,7 +21,7 @@
 #   CARGO_TARGET_DIR      honoured as cargo honours it (.ci/run sets a persistent one)
 #   KB_VENV               virtualenv path (default <repo>/.venv)
 #   KB_PYTHON             interpreter that creates the venv (default python3)
-#   KB_CARGO_PROFILE      release (default) or debug, for phase 4 only
+#   KB_CARGO_PROFILE      ci (default), release or dev, for phases 3 and 4
 #   KB_SMOKE_SCRIPT       default <repo>/../shared/tools/smoke_clients.py
 #   KB_TEST_TMP           pytest --basetemp (default <target dir>/acceptance-tmp; WIPED each run)
 #   KB_TIMEOUT_APT, KB_TIMEOUT_PIP, KB_TIMEOUT_BUILD, KB_TIMEOUT_CARGO_TEST,
@@ -30,7 +33,7 @@ cd "$REPO_ROOT"
 
 KB_VENV=${KB_VENV:-$REPO_ROOT/.venv}
 KB_PYTHON=${KB_PYTHON:-python3}
-KB_CARGO_PROFILE=${KB_CARGO_PROFILE:-release}
+KB_CARGO_PROFILE=${KB_CARGO_PROFILE:-ci}
 REQUIREMENTS=$REPO_ROOT/tests/acceptance/requirements.txt
 APT_PACKAGES=(kcat zookeeper)
 
@@ -62,11 +65,12 @@ while [ $# -gt 0 ]; do
 done
 
 case "$KB_CARGO_PROFILE" in
-    release) CARGO_PROFILE_FLAG=(--release) ;;
-    debug) CARGO_PROFILE_FLAG=() ;;
-    *) echo "test.sh: KB_CARGO_PROFILE must be release or debug, not '$KB_CARGO_PROFILE'" >&2
+    ci|release) PROFILE_DIR=$KB_CARGO_PROFILE ;;
+    dev) PROFILE_DIR=debug ;;
+    *) echo "test.sh: KB_CARGO_PROFILE must be ci, release or dev, not '$KB_CARGO_PROFILE'" >&2
        exit 2 ;;
 esac
+CARGO_PROFILE_FLAG=(--profile "$KB_CARGO_PROFILE")
 
 # ---------------------------------------------------------------------------------------------
 # output helpers
@@ -234,16 +238,16 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 3. cargo build
 # ---------------------------------------------------------------------------------------------
-section "3/5 cargo build --release --bin kraftbridge"
+section "3/5 cargo build --profile $KB_CARGO_PROFILE --bin kraftbridge"
 command -v cargo >/dev/null 2>&1 ||
     die "cargo not found (install the Rust toolchain with rustup; see README)"
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
     "$VPY" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])') ||
     die "cargo metadata failed (is Cargo.toml valid?)"
 echo "target dir: $TARGET_DIR   ($(cargo --version))"
-run_bounded "$TIMEOUT_BUILD" cargo build --release --bin kraftbridge ||
-    die "cargo build --release --bin kraftbridge failed"
-KB_BIN=$TARGET_DIR/release/kraftbridge
+run_bounded "$TIMEOUT_BUILD" cargo build "${CARGO_PROFILE_FLAG[@]}" --bin kraftbridge ||
+    die "cargo build ${CARGO_PROFILE_FLAG[*]} --bin kraftbridge failed"
+KB_BIN=$TARGET_DIR/$PROFILE_DIR/kraftbridge
 [ -x "$KB_BIN" ] || die "build succeeded but $KB_BIN is missing"
 export KB_BIN
 echo "binary: $KB_BIN"
@@ -253,7 +257,7 @@ phase_done
 # 4. cargo test
 # ---------------------------------------------------------------------------------------------
 if [ "$RUN_CARGO_TEST" -eq 1 ]; then
-    section "4/5 cargo test --workspace ${CARGO_PROFILE_FLAG[*]:-(debug)}"
+    section "4/5 cargo test --workspace ${CARGO_PROFILE_FLAG[*]}"
     run_bounded "$TIMEOUT_CARGO_TEST" \
         cargo test --workspace "${CARGO_PROFILE_FLAG[@]}" --no-fail-fast ||
         die "cargo test failed"
