@@ -125,7 +125,7 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
     let replicas = Arc::new(
         tokio::task::spawn_blocking({
             let log_dir = log_dir.clone();
-            let log_config = crate::broker::replica_manager::log_config_from(&config);
+            let log_config = crate::broker::replica_manager::partition_config_from(&config);
             move || ReplicaManager::open(node_id, log_dir, log_config)
         })
         .await??,

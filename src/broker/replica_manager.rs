@@ -10,18 +10,18 @@ mod topic_config;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use metadata::MetadataImage;
-use protocol::{ErrorCode, Uuid};
-use storage::log::{FirstBatch, LogCheckpoints, LogConfig, PartitionLog};
+use protocol::{records, ErrorCode, Uuid};
+use storage::log::{FirstBatch, LogCheckpoints, PartitionLog};
 use storage::{LogDir, TopicPartition};
 use tokio::sync::{watch, Notify};
 
-pub(crate) use topic_config::log_config_from;
+pub(crate) use topic_config::{partition_config_from, PartitionConfig};
 
 /// How often housekeeping runs (flush policy, retention, checkpoints are checked against
 /// their own intervals on each run).
@@ -44,6 +44,8 @@ pub(crate) fn now_ms() -> i64 {
 pub(crate) struct Partition {
     pub(crate) topic_id: Uuid,
     leader_epoch: AtomicI32,
+    /// `message.timestamp.type=LogAppendTime` (the topic config can change at runtime).
+    log_append_time: AtomicBool,
     /// Locked only on blocking threads.
     log: Mutex<PartitionLog>,
     high_watermark: AtomicI64,
@@ -51,12 +53,13 @@ pub(crate) struct Partition {
 }
 
 impl Partition {
-    fn new(topic_id: Uuid, leader_epoch: i32, log: PartitionLog) -> Self {
+    fn new(topic_id: Uuid, leader_epoch: i32, log_append_time: bool, log: PartitionLog) -> Self {
         let end = log.log_end_offset();
         let start = log.log_start_offset();
         Self {
             topic_id,
             leader_epoch: AtomicI32::new(leader_epoch),
+            log_append_time: AtomicBool::new(log_append_time),
             log: Mutex::new(log),
             high_watermark: AtomicI64::new(end),
             log_start_offset: AtomicI64::new(start),
@@ -124,7 +127,7 @@ pub(crate) enum OffsetQuery {
 pub(crate) struct ReplicaManager {
     node_id: i32,
     dir: LogDir,
-    default_config: LogConfig,
+    default_config: PartitionConfig,
     partitions: RwLock<BTreeMap<TopicPartition, Arc<Partition>>>,
     /// Logs found on disk at start-up, adopted by `apply_image` when the image assigns them.
     loaded: Mutex<BTreeMap<TopicPartition, PartitionLog>>,
@@ -138,12 +141,12 @@ impl ReplicaManager {
     pub(crate) fn open(
         node_id: i32,
         path: PathBuf,
-        default_config: LogConfig,
+        default_config: PartitionConfig,
     ) -> anyhow::Result<Self> {
         let dir = LogDir::open(&path)?;
         let mut loaded = BTreeMap::new();
         let now = now_ms();
-        for (pd, log) in dir.load_logs(|_| default_config.clone(), now)? {
+        for (pd, log) in dir.load_logs(|_| default_config.log.clone(), now)? {
             match log {
                 Ok(log) => {
                     loaded.insert(pd.topic_partition, log);
@@ -177,7 +180,7 @@ impl ReplicaManager {
     /// Makes the hosted partitions match `image`. Blocking.
     pub(crate) fn apply_image(&self, image: &MetadataImage) {
         let now = now_ms();
-        let mut wanted: BTreeMap<TopicPartition, (Uuid, i32, LogConfig)> = BTreeMap::new();
+        let mut wanted: BTreeMap<TopicPartition, (Uuid, i32, PartitionConfig)> = BTreeMap::new();
         for topic in image.topics.iter() {
             let config = topic_config::for_topic(&self.default_config, image, &topic.name);
             for (&index, reg) in &topic.partitions {
@@ -210,9 +213,11 @@ impl ReplicaManager {
         for (tp, (topic_id, epoch, config)) in wanted {
             if let Some(p) = partitions.get(&tp) {
                 p.leader_epoch.store(epoch, Ordering::Release);
+                p.log_append_time
+                    .store(config.log_append_time, Ordering::Release);
                 let mut log = p.log();
-                if *log.config() != config {
-                    if let Err(e) = log.set_config(config) {
+                if *log.config() != config.log {
+                    if let Err(e) = log.set_config(config.log) {
                         tracing::warn!(%tp, "topic config not applied: {e}");
                     }
                 }
@@ -224,11 +229,11 @@ impl ReplicaManager {
                     // A log left from an earlier topic of the same name: Kafka deletes it.
                     self.delete(old);
                     self.dir
-                        .create_log(&tp, Some(topic_id), config.clone(), now)
+                        .create_log(&tp, Some(topic_id), config.log.clone(), now)
                 }
                 None => self
                     .dir
-                    .create_log(&tp, Some(topic_id), config.clone(), now),
+                    .create_log(&tp, Some(topic_id), config.log.clone(), now),
             };
             match log {
                 Ok(mut log) => {
@@ -237,10 +242,13 @@ impl ReplicaManager {
                             tracing::warn!(%tp, "cannot write partition.metadata: {e}");
                         }
                     }
-                    if let Err(e) = log.set_config(config) {
+                    if let Err(e) = log.set_config(config.log.clone()) {
                         tracing::warn!(%tp, "topic config not applied: {e}");
                     }
-                    partitions.insert(tp, Arc::new(Partition::new(topic_id, epoch, log)));
+                    partitions.insert(
+                        tp,
+                        Arc::new(Partition::new(topic_id, epoch, config.log_append_time, log)),
+                    );
                 }
                 Err(e) => tracing::error!(%tp, "cannot create the partition log: {e}"),
             }
@@ -298,6 +306,19 @@ impl ReplicaManager {
         // The batch is patched in place (base offset, leader epoch): one copy out of the
         // shared request buffer, no re-encoding.
         let mut batch = BytesMut::from(&bytes[..]);
+        // LogAppendTime topics: the broker's clock stamps the batch (the CRC is recomputed,
+        // spec §2.6), and the producer is told that time.
+        let log_append_time = if p.log_append_time.load(Ordering::Acquire) {
+            if let Err(e) = records::set_log_append_time(&mut batch, now) {
+                return AppendOutcome::Failed {
+                    error: ErrorCode(e.error_code()),
+                    message: Some(e.to_string()),
+                };
+            }
+            now
+        } else {
+            -1
+        };
         let mut log = p.log();
         match log.append_as_leader(&mut batch, p.leader_epoch(), now) {
             Ok(info) => {
@@ -305,7 +326,7 @@ impl ReplicaManager {
                     .store(log.log_end_offset(), Ordering::Release);
                 AppendOutcome::Appended {
                     base_offset: info.first_offset,
-                    log_append_time: -1,
+                    log_append_time,
                     log_start_offset: log.log_start_offset(),
                 }
             }

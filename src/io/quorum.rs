@@ -200,6 +200,24 @@ impl Quorum {
     }
 
     fn run(&mut self, mut rx: mpsc::Receiver<ControllerRequest>) -> anyhow::Result<()> {
+        self.become_active()?;
+        while let Some(first) = rx.blocking_recv() {
+            self.handle(first);
+            for _ in 1..ROUND_REQUESTS_MAX {
+                match rx.try_recv() {
+                    Ok(req) => self.handle(req),
+                    Err(_) => break,
+                }
+            }
+            self.persist_round()?;
+        }
+        tracing::info!("metadata thread stopped");
+        Ok(())
+    }
+
+    /// Becomes leader of the single-voter quorum, bootstraps an empty log, and registers and
+    /// unfences this node's broker.
+    fn become_active(&mut self) -> anyhow::Result<()> {
         // Become leader (single voter) and make the LEADER_CHANGE batch durable.
         let mut actions = Vec::new();
         self.raft.step(self.now(), Input::Tick, &mut actions)?;
@@ -220,18 +238,6 @@ impl Quorum {
         // Sessions for every registered broker start now (after our own registration, which
         // a session left over from our previous incarnation would otherwise refuse).
         self.controller.activate(now_ms());
-
-        while let Some(first) = rx.blocking_recv() {
-            self.handle(first);
-            for _ in 1..ROUND_REQUESTS_MAX {
-                match rx.try_recv() {
-                    Ok(req) => self.handle(req),
-                    Err(_) => break,
-                }
-            }
-            self.persist_round()?;
-        }
-        tracing::info!("metadata thread stopped");
         Ok(())
     }
 
@@ -542,5 +548,104 @@ impl FailWith for protocol::messages::IncrementalAlterConfigsResponse {
             .iter_mut()
             .filter(|t| t.error_code == 0)
             .for_each(|t| t.error_code = code.code());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::messages::create_topics_request::CreatableTopic;
+    use protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use protocol::messages::{CreateTopicsRequest, IncrementalAlterConfigsRequest};
+
+    use super::*;
+    use crate::tools::storage::{format, FormatOptions};
+
+    const CLUSTER_ID: &str = "MkU3OEVBNTcwNTJENDM2Qg";
+
+    fn config(dir: &Path) -> ServerConfig {
+        let props = format!(
+            "process.roles=broker,controller\nnode.id=1\n\
+             controller.quorum.voters=1@127.0.0.1:19093\n\
+             listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n\
+             controller.listener.names=CONTROLLER\nlog.dirs={}\n",
+            dir.join("data").display()
+        );
+        ServerConfig::parse(&props, &[])
+            .expect("valid config")
+            .config
+    }
+
+    /// Runs one request through the thread's round: decide, propose, fsync, answer.
+    fn round<T>(q: &mut Quorum, make: impl FnOnce(oneshot::Sender<T>) -> ControllerRequest) -> T {
+        let (tx, mut rx) = oneshot::channel();
+        q.handle(make(tx));
+        q.persist_round().expect("fsync");
+        rx.try_recv().expect("answered once durable")
+    }
+
+    /// Acceptance (issue 12): the image rebuilt from `__cluster_metadata` after a restart
+    /// equals the one before it, on real files.
+    #[test]
+    fn image_rebuilt_from_the_log_equals_the_one_before_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config(dir.path());
+        let opts = FormatOptions {
+            cluster_id: CLUSTER_ID.into(),
+            ignore_formatted: false,
+        };
+        format(&config, &opts, &mut Vec::new(), &mut rand::thread_rng()).expect("format");
+
+        let mut q = Quorum::load(&config, CLUSTER_ID).expect("load");
+        q.become_active().expect("active");
+        let topics = ["orders", "payments"]
+            .iter()
+            .map(|name| CreatableTopic {
+                name: name.to_string(),
+                num_partitions: 3,
+                replication_factor: 1,
+                ..Default::default()
+            })
+            .collect();
+        let created = round(&mut q, |tx| {
+            ControllerRequest::CreateTopics(
+                CreateTopicsRequest {
+                    topics,
+                    ..Default::default()
+                },
+                tx,
+            )
+        });
+        assert!(
+            created.topics.iter().all(|t| t.error_code == 0),
+            "{created:?}"
+        );
+        let altered = round(&mut q, |tx| {
+            let resources = vec![AlterConfigsResource {
+                resource_type: 2,
+                resource_name: "orders".into(),
+                configs: vec![AlterableConfig {
+                    name: "retention.ms".into(),
+                    config_operation: 0,
+                    value: Some("60000".into()),
+                }],
+            }];
+            let req = IncrementalAlterConfigsRequest {
+                resources,
+                ..Default::default()
+            };
+            ControllerRequest::IncrementalAlterConfigs(req, tx)
+        });
+        assert!(
+            altered.responses.iter().all(|r| r.error_code == 0),
+            "{altered:?}"
+        );
+        let before = q.controller.image().clone();
+        assert_eq!(before.topics.len(), 2);
+        drop(q);
+
+        let reloaded = Quorum::load(&config, CLUSTER_ID).expect("reload");
+        assert_eq!(reloaded.controller.image(), &before);
     }
 }

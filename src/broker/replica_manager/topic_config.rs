@@ -6,8 +6,23 @@ use storage::log::{CleanupPolicy, LogConfig};
 
 use crate::config::{self, ServerConfig};
 
+/// The settings of a partition that the log and the append path need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PartitionConfig {
+    pub(crate) log: LogConfig,
+    /// `message.timestamp.type=LogAppendTime`: the broker stamps batches on append.
+    pub(crate) log_append_time: bool,
+}
+
 /// The broker-wide defaults every topic starts from.
-pub(crate) fn log_config_from(c: &ServerConfig) -> LogConfig {
+pub(crate) fn partition_config_from(c: &ServerConfig) -> PartitionConfig {
+    PartitionConfig {
+        log: log_config_from(c),
+        log_append_time: c.log_message_timestamp_type == config::TimestampType::LogAppendTime,
+    }
+}
+
+fn log_config_from(c: &ServerConfig) -> LogConfig {
     let compact = c
         .log_cleanup_policy
         .contains(&config::CleanupPolicy::Compact);
@@ -38,14 +53,20 @@ fn cleanup_policy(compact: bool, delete: bool) -> CleanupPolicy {
 
 /// `base` with the topic's overrides applied. Values were validated by the controller
 /// before they were committed; one that still does not parse keeps the broker's value.
-pub(crate) fn for_topic(base: &LogConfig, image: &MetadataImage, topic: &str) -> LogConfig {
-    let mut c = base.clone();
+pub(crate) fn for_topic(
+    base: &PartitionConfig,
+    image: &MetadataImage,
+    topic: &str,
+) -> PartitionConfig {
+    let mut out = base.clone();
     let Some(overrides) = image.configs.topic(topic) else {
-        return c;
+        return out;
     };
+    let c = &mut out.log;
     for (key, value) in overrides {
         let v = value.trim();
         match key.as_str() {
+            "message.timestamp.type" => out.log_append_time = v == "LogAppendTime",
             "segment.bytes" => set(&mut c.segment_bytes, v),
             "segment.ms" => set(&mut c.segment_ms, v),
             "retention.ms" => set(&mut c.retention_ms, v),
@@ -63,7 +84,7 @@ pub(crate) fn for_topic(base: &LogConfig, image: &MetadataImage, topic: &str) ->
             _ => {}
         }
     }
-    c
+    out
 }
 
 fn set<T: std::str::FromStr>(field: &mut T, value: &str) {
