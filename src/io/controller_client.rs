@@ -35,6 +35,9 @@ pub(crate) enum ControllerRequest {
         IncrementalAlterConfigsRequest,
         oneshot::Sender<IncrementalAlterConfigsResponse>,
     ),
+    /// Server shutdown: the metadata thread answers what is queued before this and stops.
+    /// (Broker handles outlive the thread, so the channel closing cannot be the signal.)
+    Shutdown,
 }
 
 /// Sends requests to the controller.

@@ -56,8 +56,7 @@ pub(crate) struct QuorumHandle {
 impl QuorumHandle {
     /// Stops the thread after the requests already queued.
     pub(crate) async fn stop(self) {
-        drop(self.client);
-        drop(self.stop);
+        let _ = self.stop.send(ControllerRequest::Shutdown).await;
         let thread = self.thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
@@ -201,15 +200,19 @@ impl Quorum {
 
     fn run(&mut self, mut rx: mpsc::Receiver<ControllerRequest>) -> anyhow::Result<()> {
         self.become_active()?;
+        let mut stopping = false;
         while let Some(first) = rx.blocking_recv() {
-            self.handle(first);
+            stopping |= self.handle(first);
             for _ in 1..ROUND_REQUESTS_MAX {
                 match rx.try_recv() {
-                    Ok(req) => self.handle(req),
+                    Ok(req) => stopping |= self.handle(req),
                     Err(_) => break,
                 }
             }
             self.persist_round()?;
+            if stopping {
+                break;
+            }
         }
         tracing::info!("metadata thread stopped");
         Ok(())
@@ -275,8 +278,10 @@ impl Quorum {
     }
 
     /// Decides one request, proposes its records, and queues its reply for after the fsync.
-    fn handle(&mut self, req: ControllerRequest) {
+    /// Returns true for the shutdown request.
+    fn handle(&mut self, req: ControllerRequest) -> bool {
         match req {
+            ControllerRequest::Shutdown => return true,
             ControllerRequest::CreateTopics(r, tx) => {
                 let result = self.controller.create_topics(&r);
                 self.decide(result, tx);
@@ -298,6 +303,7 @@ impl Quorum {
                 self.decide(result, tx);
             }
         }
+        false
     }
 
     fn decide<T: FailWith + Send + 'static>(

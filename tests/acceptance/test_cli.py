@@ -47,10 +47,17 @@ def test_storage_tool(kb_servers):
     r = kb.run_cli(srv.binary, ["storage", "format", "-t", b, "-c", srv.props_path])
     assert r.returncode != 0, "formatting a formatted dir again must fail without " \
         "--ignore-formatted:\n%s%s" % (r.stdout, r.stderr)
-    r = kb.run_cli(srv.binary, ["storage", "format", "-t", b, "-c", srv.props_path,
+    # --ignore-formatted skips directories already formatted for this cluster ...
+    r = kb.run_cli(srv.binary, ["storage", "format", "-t", a, "-c", srv.props_path,
                                 "--ignore-formatted"])
     assert r.returncode == 0, "format --ignore-formatted on a formatted dir: %s%s" % (
         r.stdout, r.stderr)
+    # ... but a directory of another cluster is an error even then (stricter than Kafka,
+    # which skips it silently): the operator named the wrong cluster or the wrong directory.
+    r = kb.run_cli(srv.binary, ["storage", "format", "-t", b, "-c", srv.props_path,
+                                "--ignore-formatted"])
+    assert r.returncode != 0 and "another cluster" in r.stdout + r.stderr, \
+        "format --ignore-formatted with another cluster id: %s%s" % (r.stdout, r.stderr)
     assert kb.read_properties(srv.data_dir / "meta.properties").get("cluster.id") == a, \
         "--ignore-formatted must leave the existing cluster id alone"
 

@@ -705,7 +705,9 @@ pub(super) async fn run(args: ConsumeArgs) -> Result<()> {
         }
         .await;
         if let Err(e) = deleted {
-            cleanup_error = Some(format!("could not delete topic '{}': {e:#}", args.topic));
+            let message = format!("could not delete topic '{}': {e:#}", args.topic);
+            eprintln!("warning: {message}");
+            cleanup_error = Some(message);
         }
     }
     let (report, stats) = outcome?;

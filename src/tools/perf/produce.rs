@@ -35,6 +35,7 @@ use bytes::Bytes;
 use protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
 use protocol::records::{BatchBuilder, Compression, BATCH_HEADER_LEN};
+use protocol::ErrorCode;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::{mpsc, watch};
@@ -61,6 +62,10 @@ const BUFFER_MEMORY_MAX: usize = 4 * 1024 * 1024 * 1024;
 const LINGER_MS_MAX: u64 = 60_000;
 /// Longest `request.timeout.ms`.
 const REQUEST_TIMEOUT_MS_MAX: u64 = 300_000;
+/// Longest `retry.backoff.ms`.
+const RETRY_BACKOFF_MS_MAX: u64 = 10_000;
+/// Longest `delivery.timeout.ms`.
+const DELIVERY_TIMEOUT_MS_MAX: u64 = 600_000;
 /// Largest `--payload-file`.
 const PAYLOAD_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// Records appended between two looks at the socket and the clock-driven work.
@@ -189,6 +194,9 @@ struct ProducerSettings {
     buffer_memory: usize,
     request_timeout: Duration,
     max_request_size: usize,
+    retries: u32,
+    retry_backoff: Duration,
+    delivery_timeout: Duration,
 }
 
 impl Default for ProducerSettings {
@@ -205,6 +213,9 @@ impl Default for ProducerSettings {
             buffer_memory: 32 * 1024 * 1024,
             request_timeout: Duration::from_millis(30_000),
             max_request_size: 1_048_576,
+            retries: i32::MAX as u32,
+            retry_backoff: Duration::from_millis(100),
+            delivery_timeout: Duration::from_millis(120_000),
         }
     }
 }
@@ -267,11 +278,17 @@ impl ProducerSettings {
                     _ => bail!("enable.idempotence={v}: expected true or false"),
                 },
                 "transactional.id" => bail!("transactional.id {NOT_SUPPORTED_IDEMPOTENCE}"),
+                "retries" => s.retries = parse_number(key, v, 0, i32::MAX as u32)?,
+                "retry.backoff.ms" => {
+                    s.retry_backoff =
+                        Duration::from_millis(parse_number(key, v, 0, RETRY_BACKOFF_MS_MAX)?)
+                }
+                "delivery.timeout.ms" => {
+                    s.delivery_timeout =
+                        Duration::from_millis(parse_number(key, v, 1, DELIVERY_TIMEOUT_MS_MAX)?)
+                }
                 "key.serializer"
                 | "value.serializer"
-                | "retries"
-                | "retry.backoff.ms"
-                | "delivery.timeout.ms"
                 | "partitioner.class"
                 | "send.buffer.bytes"
                 | "receive.buffer.bytes"
@@ -445,6 +462,7 @@ struct LaneStats {
     wire_bytes: u64,
     requests: u64,
     batches: u64,
+    retries: u64,
     latency: Histogram,
     /// The first record-level error (a partition's error code).
     first_error: Option<String>,
@@ -461,6 +479,7 @@ impl LaneStats {
         self.wire_bytes += other.wire_bytes;
         self.requests += other.requests;
         self.batches += other.batches;
+        self.retries += other.retries;
         self.latency.merge(&other.latency);
         if self.first_error.is_none() {
             self.first_error = other.first_error;
@@ -484,7 +503,8 @@ struct OpenBatch {
     reserved: usize,
 }
 
-/// A built batch waiting for a request.
+/// A built batch: waiting for a request, on the wire, or waiting to be retried. Its bytes are
+/// kept (a reference count, not a copy) until it is acknowledged, for a retry.
 #[derive(Debug)]
 struct ReadyBatch {
     partition: i32,
@@ -492,22 +512,19 @@ struct ReadyBatch {
     append_us: Vec<u64>,
     payload_bytes: u64,
     reserved: usize,
-}
-
-/// A batch inside a request on the wire.
-#[derive(Debug)]
-struct SentBatch {
-    partition: i32,
-    append_us: Vec<u64>,
-    payload_bytes: u64,
-    reserved: usize,
+    /// When the batch was opened: `delivery.timeout.ms` counts from here, as in Kafka.
+    created: Instant,
+    /// Sends so far.
+    attempts: u32,
+    /// Not before this instant (`retry.backoff.ms` after a retriable error).
+    retry_at: Option<Instant>,
 }
 
 #[derive(Debug)]
 struct InFlight {
     correlation_id: i32,
     sent: Instant,
-    batches: Vec<SentBatch>,
+    batches: Vec<ReadyBatch>,
 }
 
 /// What the reader task hands the lane: a response frame and when it arrived.
@@ -529,6 +546,8 @@ struct Lane {
     rng: StdRng,
     open: Option<OpenBatch>,
     ready: VecDeque<ReadyBatch>,
+    /// Batches that failed with a retriable error, in failure order.
+    retry: VecDeque<ReadyBatch>,
     /// Bytes appended and not yet acknowledged (Kafka's `buffer.memory` accounting).
     buffered: usize,
     in_flight: VecDeque<InFlight>,
@@ -594,6 +613,7 @@ impl Lane {
             rng: StdRng::from_entropy(),
             open: None,
             ready: VecDeque::new(),
+            retry: VecDeque::new(),
             buffered: 0,
             in_flight: VecDeque::new(),
             times_pool: Vec::new(),
@@ -641,14 +661,16 @@ impl Lane {
             // Send whenever a request slot is free and something is ready.
             if self.in_flight.len() < max_in_flight {
                 self.close_open_if_due(now)?;
-                if !self.ready.is_empty() {
-                    self.send_request().await?;
+                let retry_due = self.retry.front().is_some_and(|b| b.retry_at <= Some(now));
+                if retry_due || !self.ready.is_empty() {
+                    self.send_request(now).await?;
                     continue;
                 }
             }
             if self.to_append == 0
                 && self.open.is_none()
                 && self.ready.is_empty()
+                && self.retry.is_empty()
                 && self.in_flight.is_empty()
             {
                 return Ok(());
@@ -676,6 +698,9 @@ impl Lane {
             }
             if let Some(due) = pace_wait {
                 wake = wake.min(due);
+            }
+            if let Some(at) = self.retry.front().and_then(|b| b.retry_at) {
+                wake = wake.min(at);
             }
             tokio::select! {
                 event = self.responses.recv() => match event {
@@ -787,47 +812,47 @@ impl Lane {
             append_us: open.append_us,
             payload_bytes: open.payload_bytes,
             reserved: open.reserved,
+            created: open.created,
+            attempts: 0,
+            retry_at: None,
         });
         self.sticky = (self.sticky + 1) % self.partitions.len();
         Ok(())
     }
 
-    /// Sends ready batches in one Produce request: in queue order, at most one per partition
-    /// (Produce v3+ takes one batch per partition), within `max.request.size`.
-    async fn send_request(&mut self) -> Result<(), Fatal> {
+    /// Sends batches in one Produce request: retries that are due first, then ready batches
+    /// in queue order; at most one batch per partition (Produce v3+ takes one per partition)
+    /// and within `max.request.size`.
+    async fn send_request(&mut self, now: Instant) -> Result<(), Fatal> {
         let max_request_size = self.ctx.settings.max_request_size;
-        let mut sent = Vec::with_capacity(self.partitions.len().min(self.ready.len()));
+        let mut sent: Vec<ReadyBatch> = Vec::with_capacity(self.partitions.len());
         let mut total = 0usize;
+        for queue in [&mut self.retry, &mut self.ready] {
+            while let Some(front) = queue.front() {
+                let due = front.retry_at.is_none_or(|at| at <= now);
+                let taken = sent.iter().any(|b| b.partition == front.partition);
+                let too_big = !sent.is_empty() && total + front.bytes.len() > max_request_size;
+                if !due || taken || too_big {
+                    break;
+                }
+                let Some(b) = queue.pop_front() else { break };
+                total += b.bytes.len();
+                sent.push(b);
+            }
+        }
         let parts = &mut self.request.topic_data[0].partition_data;
         parts.clear();
-        while let Some(front) = self.ready.front() {
-            if sent
-                .iter()
-                .any(|b: &SentBatch| b.partition == front.partition)
-                || (!sent.is_empty() && total + front.bytes.len() > max_request_size)
-            {
-                break;
-            }
-            let Some(b) = self.ready.pop_front() else {
-                break;
-            };
-            total += b.bytes.len();
+        for b in &mut sent {
+            b.attempts += 1;
             parts.push(PartitionProduceData {
                 index: b.partition,
-                records: Some(b.bytes),
-            });
-            sent.push(SentBatch {
-                partition: b.partition,
-                append_us: b.append_us,
-                payload_bytes: b.payload_bytes,
-                reserved: b.reserved,
+                records: Some(b.bytes.clone()),
             });
         }
         let result = self
             .writer
             .send(ApiKey::Produce, self.version, &self.request)
             .await;
-        // Drop the batch bytes now; only their bookkeeping waits for the answer.
         self.request.topic_data[0].partition_data.clear();
         let (correlation_id, wire) = result.map_err(|e| format!("{e:#}"))?;
         self.stats.wire_bytes += wire as u64;
@@ -867,7 +892,7 @@ impl Lane {
             &self.addr,
         )
         .map_err(|e| format!("{e:#}"))?;
-        let at = self.ctx.micros(at);
+        let at_us = self.ctx.micros(at);
         let topic = self.ctx.topic.clone();
         for batch in request.batches {
             let answer = response
@@ -882,20 +907,38 @@ impl Lane {
                     self.addr, batch.partition
                 ));
             };
-            let error = (answer.error_code != 0).then(|| {
+            let code = ErrorCode(answer.error_code);
+            let error = (!code.is_ok()).then(|| {
                 format!(
                     "{topic}-{}: {}",
                     batch.partition,
                     describe_error(answer.error_code, answer.error_message.as_deref())
                 )
             });
-            self.complete(batch, at, error);
+            if error.is_some() && self.may_retry(&batch, code, at) {
+                self.stats.retries += 1;
+                let mut batch = batch;
+                batch.retry_at = Some(at + self.ctx.settings.retry_backoff);
+                self.retry.push_back(batch);
+                continue;
+            }
+            self.complete(batch, at_us, error);
         }
         Ok(())
     }
 
+    /// Kafka's producer retries retriable errors (`RetriableException`) while `retries` and
+    /// `delivery.timeout.ms` allow; so do we. A new topic's leader may, for example, answer
+    /// NOT_LEADER_OR_FOLLOWER for a moment after Metadata already names it.
+    fn may_retry(&self, batch: &ReadyBatch, code: ErrorCode, now: Instant) -> bool {
+        let s = &self.ctx.settings;
+        is_retriable(code)
+            && batch.attempts <= s.retries
+            && now + s.retry_backoff < batch.created + s.delivery_timeout
+    }
+
     /// Records the outcome of one batch acknowledged (or failed) at `at_us`.
-    fn complete(&mut self, mut batch: SentBatch, at_us: u64, error: Option<String>) {
+    fn complete(&mut self, mut batch: ReadyBatch, at_us: u64, error: Option<String>) {
         let records = batch.append_us.len() as u64;
         match error {
             None => {
@@ -922,6 +965,24 @@ impl Lane {
         batch.append_us.clear();
         self.times_pool.push(batch.append_us);
     }
+}
+
+/// Kafka's retriable produce errors (subclasses of `RetriableException`).
+fn is_retriable(code: ErrorCode) -> bool {
+    [
+        ErrorCode::CORRUPT_MESSAGE,
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+        ErrorCode::LEADER_NOT_AVAILABLE,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER,
+        ErrorCode::REQUEST_TIMED_OUT,
+        ErrorCode::NETWORK_EXCEPTION,
+        ErrorCode::NOT_ENOUGH_REPLICAS,
+        ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        ErrorCode::KAFKA_STORAGE_ERROR,
+        ErrorCode::FENCED_LEADER_EPOCH,
+        ErrorCode::UNKNOWN_LEADER_EPOCH,
+    ]
+    .contains(&code)
 }
 
 /// `kraftbridge perf produce`.
@@ -1046,7 +1107,9 @@ pub(super) async fn run(args: ProduceArgs) -> Result<()> {
         }
         .await;
         if let Err(e) = deleted {
-            cleanup_error = Some(format!("could not delete topic '{}': {e:#}", args.topic));
+            let message = format!("could not delete topic '{}': {e:#}", args.topic);
+            eprintln!("warning: {message}");
+            cleanup_error = Some(message);
         }
     }
     let (report, stats) = outcome?;
@@ -1214,6 +1277,7 @@ fn print_report(
         j.f64("wire_mb_per_sec", wire_rate / MB);
         j.u64("requests", stats.requests);
         j.u64("batches", stats.batches);
+        j.u64("retries", stats.retries);
         j.raw("latency_ms", &latency.to_json());
         let mut s = Json::new();
         s.str("acks", settings.acks.name());
@@ -1261,11 +1325,12 @@ fn print_report(
             _ => String::new(),
         };
         println!(
-            "wire: {} bytes in {} Produce requests ({} batches), {:.2} MB/sec{ceiling}; {} over \
-             {} connection(s) to {} partition(s)",
+            "wire: {} bytes in {} Produce requests ({} batches, {} retried), {:.2} \
+             MB/sec{ceiling}; {} over {} connection(s) to {} partition(s)",
             stats.wire_bytes,
             stats.requests,
             stats.batches,
+            stats.retries,
             wire_rate / MB,
             settings.describe(),
             report.lanes,
