@@ -8,6 +8,7 @@ mod configs;
 mod controller_apis;
 mod describe;
 mod fetch;
+mod fetch_session;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -60,6 +61,8 @@ pub(crate) struct Broker {
     pub(crate) image: watch::Receiver<Arc<::metadata::MetadataImage>>,
     pub(crate) replicas: Arc<ReplicaManager>,
     pub(crate) controller: ControllerClient,
+    /// Incremental fetch sessions (KIP-227).
+    pub(crate) fetch_sessions: fetch_session::FetchSessions,
 }
 
 impl Broker {

@@ -156,6 +156,7 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         image: image_rx,
         replicas: replicas.clone(),
         controller: quorum.client.clone(),
+        fetch_sessions: Default::default(),
     });
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
