@@ -15,3 +15,4 @@ pub mod header;
 pub mod versions;
 
 pub use error_code::ErrorCode;
+pub mod request_fuzz;

@@ -26,7 +26,9 @@ pub struct OffsetPosition {
 /// Decodes one 8-byte entry of a segment with base offset `base_offset`.
 pub fn decode_entry(base_offset: i64, entry: &[u8; 8]) -> OffsetPosition {
     OffsetPosition {
-        offset: base_offset + i64::from(be_i32(entry, 0)),
+        // Saturating: a corrupt entry in a segment named near i64::MAX must not overflow; the
+        // sanity checks then reject the decoded offset and the index is rebuilt.
+        offset: base_offset.saturating_add(i64::from(be_i32(entry, 0))),
         position: i64::from(be_i32(entry, 4)),
     }
 }
@@ -149,6 +151,12 @@ impl OffsetIndex {
             self.can_append_offset(offset),
             "offset {offset} overflows the index"
         );
+        if self.is_full() {
+            // Only possible when recovery re-indexes a segment written under a larger
+            // `segment.index.bytes`: skip, as the time index does (entries are an
+            // optimisation; lookups stay correct, only less precise).
+            return Ok(());
+        }
         let position = i32::try_from(position).expect("segment positions fit in int32");
         let rel = (offset - self.base_offset) as i32;
         self.file.push(&encode_entry(rel, position))?;

@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod clean_shutdown;
 mod error;
 mod fs_util;
+pub mod fuzz;
 pub mod index;
 mod index_file;
 pub mod leader_epoch;

@@ -27,7 +27,8 @@ pub struct TimestampOffset {
 pub fn decode_entry(base_offset: i64, entry: &[u8; 12]) -> TimestampOffset {
     TimestampOffset {
         timestamp: be_i64(entry, 0),
-        offset: base_offset + i64::from(be_i32(entry, 8)),
+        // Saturating for the same reason as the offset index's `decode_entry`.
+        offset: base_offset.saturating_add(i64::from(be_i32(entry, 8))),
     }
 }
 
