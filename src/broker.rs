@@ -9,6 +9,7 @@ mod controller_apis;
 mod describe;
 mod fetch;
 mod fetch_session;
+pub(crate) mod group;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -63,6 +64,8 @@ pub(crate) struct Broker {
     pub(crate) controller: ControllerClient,
     /// Incremental fetch sessions (KIP-227).
     pub(crate) fetch_sessions: fetch_session::FetchSessions,
+    /// The group coordinator (every group: this is a single node).
+    pub(crate) groups: group::GroupCoordinatorHandle,
 }
 
 impl Broker {
@@ -161,6 +164,30 @@ impl Broker {
             }
             RequestBody::DescribeLogDirs(r) => {
                 respond(api, version, cid, &self.describe_log_dirs(r).await)
+            }
+            RequestBody::FindCoordinator(r) => {
+                respond(api, version, cid, &self.find_coordinator(r, version).await)
+            }
+            RequestBody::JoinGroup(r) => {
+                respond(api, version, cid, &self.join_group(r, version).await)
+            }
+            RequestBody::SyncGroup(r) => {
+                respond(api, version, cid, &self.sync_group(r, version).await)
+            }
+            RequestBody::Heartbeat(r) => respond(api, version, cid, &self.heartbeat(r)),
+            RequestBody::LeaveGroup(r) => respond(api, version, cid, &self.leave_group(r, version)),
+            RequestBody::OffsetCommit(r) => {
+                respond(api, version, cid, &self.offset_commit(r, version).await)
+            }
+            RequestBody::OffsetFetch(r) => {
+                respond(api, version, cid, &self.offset_fetch(r, version))
+            }
+            RequestBody::ListGroups(r) => respond(api, version, cid, &self.list_groups(r, version)),
+            RequestBody::DescribeGroups(r) => {
+                respond(api, version, cid, &self.describe_groups(r, version))
+            }
+            RequestBody::DeleteGroups(r) => {
+                respond(api, version, cid, &self.delete_groups(r).await)
             }
             other => {
                 // The version table admits only the APIs above; reaching here means the table

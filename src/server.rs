@@ -157,6 +157,21 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         replicas: replicas.clone(),
         controller: quorum.client.clone(),
         fetch_sessions: Default::default(),
+        groups: crate::broker::group::GroupCoordinatorHandle::new(
+            crate::broker::group::GroupSettings {
+                core: crate::broker::group::coordinator::CoordinatorConfig {
+                    initial_rebalance_delay_ms: i64::from(
+                        config.group_initial_rebalance_delay_ms.max(0),
+                    ),
+                    min_session_timeout_ms: config.group_min_session_timeout_ms,
+                    max_session_timeout_ms: config.group_max_session_timeout_ms,
+                },
+                offsets_topic_partitions: config.offsets_topic_num_partitions,
+                offsets_topic_replication_factor: config.offsets_topic_replication_factor,
+                offsets_topic_segment_bytes: config.offsets_topic_segment_bytes,
+            },
+            rand::random(),
+        ),
     });
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -174,6 +189,7 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
             shutdown_rx.clone(),
         )));
     }
+    crate::broker::group::start(broker.clone(), shutdown_rx.clone());
     let housekeeping = tokio::spawn(crate::broker::replica_manager::housekeeping(
         replicas.clone(),
         shutdown_rx.clone(),

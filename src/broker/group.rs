@@ -1,0 +1,495 @@
+//! The group coordinator's I/O side: owns the sans-I/O core (`group/coordinator.rs`) behind a
+//! mutex, turns its delayed JoinGroup/SyncGroup answers into oneshot channels, ticks it with a
+//! timer, creates `__consumer_offsets` through the controller on first use, and loads the
+//! committed offsets from that topic's log at start-up (`group/offsets.rs`). The API handlers
+//! are in `group/handlers.rs`.
+//!
+//! This node is the coordinator of every group (single node). Until `__consumer_offsets` is
+//! created and loaded, FindCoordinator answers COORDINATOR_NOT_AVAILABLE and the group APIs
+//! COORDINATOR_LOAD_IN_PROGRESS.
+
+pub(crate) mod coordinator;
+mod handlers;
+pub(crate) mod offsets;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use protocol::messages::CreateTopicsRequest;
+use protocol::{records, ErrorCode};
+use storage::TopicPartition;
+use tokio::sync::{oneshot, watch};
+
+use super::replica_manager::{ReadOutcome, ReadRequest, ReplicaManager};
+use super::Broker;
+use coordinator::{
+    CommittedOffset, CoordinatorConfig, GroupCoordinator, JoinRequest, JoinResult, Millis, Reply,
+    SyncResult, Token,
+};
+use offsets::{OffsetsRecord, OFFSETS_TOPIC};
+
+/// How often the timer ticks the core (session expiry, rebalance deadlines).
+const TICK_INTERVAL: Duration = Duration::from_millis(100);
+/// Bytes read per step while loading `__consumer_offsets`.
+const LOAD_READ_BYTES_MAX: usize = 1 << 20;
+/// How long FindCoordinator waits for the offsets topic to be created and loaded before it
+/// answers COORDINATOR_NOT_AVAILABLE (the client then retries).
+const FIND_COORDINATOR_WAIT: Duration = Duration::from_secs(5);
+
+/// Settings for the offsets topic and the core.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupSettings {
+    pub(crate) core: CoordinatorConfig,
+    /// `offsets.topic.num.partitions`.
+    pub(crate) offsets_topic_partitions: i32,
+    /// `offsets.topic.replication.factor`.
+    pub(crate) offsets_topic_replication_factor: i16,
+    /// `offsets.topic.segment.bytes`.
+    pub(crate) offsets_topic_segment_bytes: i32,
+}
+
+#[derive(Debug)]
+enum Waiter {
+    Join(oneshot::Sender<JoinResult>),
+    Sync(oneshot::Sender<SyncResult>),
+}
+
+#[derive(Debug)]
+struct Inner {
+    core: GroupCoordinator,
+    waiters: BTreeMap<Token, Waiter>,
+}
+
+impl Inner {
+    /// Sends every ready answer to its waiting request.
+    fn deliver(&mut self) {
+        for reply in self.core.take_replies() {
+            match reply {
+                Reply::Join(t, r) => {
+                    if let Some(Waiter::Join(tx)) = self.waiters.remove(&t) {
+                        let _ = tx.send(r);
+                    }
+                }
+                Reply::Sync(t, r) => {
+                    if let Some(Waiter::Sync(tx)) = self.waiters.remove(&t) {
+                        let _ = tx.send(r);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The group coordinator shared by all connections.
+#[derive(Debug)]
+pub(crate) struct GroupCoordinatorHandle {
+    settings: GroupSettings,
+    inner: Mutex<Inner>,
+    /// Origin of the core's monotonic clock.
+    started: Instant,
+    next_token: AtomicU64,
+    /// Set once `__consumer_offsets` exists and every partition has been replayed.
+    loaded: watch::Sender<bool>,
+    creating: AtomicBool,
+    /// Serialises writes to `__consumer_offsets` so that the in-memory state is applied in
+    /// log order.
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+impl GroupCoordinatorHandle {
+    pub(crate) fn new(settings: GroupSettings, seed: u64) -> Self {
+        let core = GroupCoordinator::new(settings.core.clone(), seed);
+        Self {
+            settings,
+            inner: Mutex::new(Inner {
+                core,
+                waiters: BTreeMap::new(),
+            }),
+            started: Instant::now(),
+            next_token: AtomicU64::new(1),
+            loaded: watch::channel(false).0,
+            creating: AtomicBool::new(false),
+            write_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn now(&self) -> Millis {
+        self.started.elapsed().as_millis() as Millis
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn is_loaded(&self) -> bool {
+        *self.loaded.borrow()
+    }
+
+    /// Runs `f` on the core with the current time, then delivers ready answers.
+    fn with_core<R>(&self, f: impl FnOnce(&mut GroupCoordinator, Millis) -> R) -> R {
+        let now = self.now();
+        let mut inner = self.lock();
+        let r = f(&mut inner.core, now);
+        inner.deliver();
+        r
+    }
+
+    /// Reads the core without changing it.
+    fn read_core<R>(&self, f: impl FnOnce(&GroupCoordinator) -> R) -> R {
+        f(&self.lock().core)
+    }
+
+    async fn join(&self, req: JoinRequest) -> JoinResult {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let member_id = req.member_id.clone();
+        let (tx, rx) = oneshot::channel();
+        {
+            let now = self.now();
+            let mut inner = self.lock();
+            inner.waiters.insert(token, Waiter::Join(tx));
+            inner.core.join(now, token, req);
+            inner.deliver();
+        }
+        let _guard = DropWaiter {
+            handle: self,
+            token,
+        };
+        rx.await.unwrap_or_else(|_| JoinResult {
+            error: ErrorCode::COORDINATOR_NOT_AVAILABLE,
+            generation_id: -1,
+            protocol_type: None,
+            protocol_name: None,
+            leader: String::new(),
+            member_id,
+            members: Vec::new(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn sync(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+        protocol_type: Option<&str>,
+        protocol_name: Option<&str>,
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncResult {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        {
+            let now = self.now();
+            let mut inner = self.lock();
+            inner.waiters.insert(token, Waiter::Sync(tx));
+            inner.core.sync(
+                now,
+                token,
+                group_id,
+                generation,
+                member_id,
+                instance_id,
+                protocol_type,
+                protocol_name,
+                assignments,
+            );
+            inner.deliver();
+        }
+        let _guard = DropWaiter {
+            handle: self,
+            token,
+        };
+        rx.await.unwrap_or(SyncResult {
+            error: ErrorCode::COORDINATOR_NOT_AVAILABLE,
+            protocol_type: None,
+            protocol_name: None,
+            assignment: Bytes::new(),
+        })
+    }
+
+    fn tick(&self) {
+        self.with_core(|core, now| core.tick(now));
+    }
+}
+
+/// Forgets a waiter whose request went away (connection closed) before its answer.
+struct DropWaiter<'a> {
+    handle: &'a GroupCoordinatorHandle,
+    token: Token,
+}
+
+impl Drop for DropWaiter<'_> {
+    fn drop(&mut self) {
+        self.handle.lock().waiters.remove(&self.token);
+    }
+}
+
+/// Starts the coordinator's timer and loader tasks; both stop on shutdown.
+pub(crate) fn start(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let b = broker.clone();
+    let mut sd = shutdown.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(TICK_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => b.groups.tick(),
+                _ = sd.changed() => return,
+            }
+        }
+    });
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = load_when_present(&broker) => {}
+            _ = shutdown.changed() => {}
+        }
+    });
+}
+
+/// Waits until `__consumer_offsets` exists and its partitions are hosted here, replays them
+/// into the core, then marks the coordinator loaded.
+async fn load_when_present(broker: &Broker) {
+    let mut image_rx = broker.image.clone();
+    let partitions = loop {
+        let image = image_rx.borrow_and_update().clone();
+        if let Some(t) = image.topics.by_name(OFFSETS_TOPIC) {
+            break t.partitions.keys().copied().collect::<Vec<i32>>();
+        }
+        if image_rx.changed().await.is_err() {
+            return;
+        }
+    };
+    let started = Instant::now();
+    let mut records = 0usize;
+    for p in &partitions {
+        let tp = TopicPartition::new(OFFSETS_TOPIC, *p);
+        records += load_partition(broker, &tp).await;
+    }
+    tracing::info!(
+        partitions = partitions.len(),
+        records,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "loaded {OFFSETS_TOPIC}"
+    );
+    broker.groups.loaded.send_replace(true);
+}
+
+/// Replays one partition of `__consumer_offsets`; returns the number of records replayed.
+async fn load_partition(broker: &Broker, tp: &TopicPartition) -> usize {
+    let replicas: &Arc<ReplicaManager> = &broker.replicas;
+    let mut offset = 0i64;
+    let mut count = 0usize;
+    loop {
+        let read = ReadRequest {
+            tp: tp.clone(),
+            fetch_offset: offset,
+            max_bytes: LOAD_READ_BYTES_MAX,
+            current_leader_epoch: -1,
+        };
+        let out = replicas
+            .read_with_wait(vec![read], LOAD_READ_BYTES_MAX, 0, Duration::ZERO)
+            .await
+            .into_iter()
+            .next();
+        let (bytes, hw) = match out {
+            Some(ReadOutcome::Read {
+                records,
+                high_watermark,
+                ..
+            }) => (records, high_watermark),
+            Some(ReadOutcome::Failed {
+                error,
+                log_start_offset,
+                ..
+            }) if error == ErrorCode::OFFSET_OUT_OF_RANGE && log_start_offset > offset => {
+                offset = log_start_offset;
+                continue;
+            }
+            Some(ReadOutcome::Failed { error, .. }) => {
+                // The replica manager has not opened the log yet (it follows the image on
+                // its own task): try again shortly.
+                tracing::debug!(%tp, error = error.name(), "offsets partition not readable yet");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            None => return count,
+        };
+        if offset >= hw {
+            return count;
+        }
+        let mut progressed = false;
+        for batch in records::batches(&bytes) {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(%tp, offset, "unreadable batch in {OFFSETS_TOPIC}: {e}");
+                    break;
+                }
+            };
+            let next = batch.header.next_offset();
+            if batch.header.is_control() {
+                offset = offset.max(next);
+                progressed = true;
+                continue;
+            }
+            let mut pending = Vec::new();
+            for record in batch.records() {
+                let record = match record {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(%tp, offset, "unreadable record in {OFFSETS_TOPIC}: {e}");
+                        break;
+                    }
+                };
+                if record.offset() < offset {
+                    continue;
+                }
+                match offsets::decode_record(record.key(), record.value()) {
+                    Ok(Some(r)) => pending.push(r),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(
+                        %tp,
+                        offset = record.offset(),
+                        "skipping undecodable {OFFSETS_TOPIC} record: {e}"
+                    ),
+                }
+            }
+            count += pending.len();
+            broker.groups.with_core(|core, _| {
+                for r in pending {
+                    replay(core, r);
+                }
+            });
+            offset = offset.max(next);
+            progressed = true;
+        }
+        if !progressed {
+            tracing::error!(%tp, offset, "cannot make progress loading {OFFSETS_TOPIC}; stopping");
+            return count;
+        }
+    }
+}
+
+fn replay(core: &mut GroupCoordinator, r: OffsetsRecord) {
+    match r {
+        OffsetsRecord::Offset {
+            group,
+            topic,
+            partition,
+            value,
+        } => core.replay_offset(&group, &topic, partition, value),
+        OffsetsRecord::Group {
+            group,
+            present: false,
+        } => core.replay_group_removed(&group),
+        OffsetsRecord::Group { present: true, .. } => {}
+    }
+}
+
+impl Broker {
+    /// Ready to coordinate: `Ok(partition count of __consumer_offsets)`, or the error a group
+    /// API answers with.
+    fn group_coordinator_ready(&self) -> Result<i32, ErrorCode> {
+        let image = self.image();
+        let Some(t) = image.topics.by_name(OFFSETS_TOPIC) else {
+            return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+        };
+        if !self.groups.is_loaded() {
+            return Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+        }
+        Ok(t.partitions.len() as i32)
+    }
+
+    /// FindCoordinator for groups: creates `__consumer_offsets` if needed and waits (bounded)
+    /// for it to be loaded.
+    async fn ensure_group_coordinator(&self) -> Result<(), ErrorCode> {
+        if self.image().topics.by_name(OFFSETS_TOPIC).is_none()
+            && !self.groups.creating.swap(true, Ordering::AcqRel)
+        {
+            let s = &self.groups.settings;
+            let req = CreateTopicsRequest {
+                topics: vec![CreatableTopic {
+                    name: OFFSETS_TOPIC.to_string(),
+                    num_partitions: s.offsets_topic_partitions,
+                    replication_factor: s.offsets_topic_replication_factor,
+                    assignments: Vec::new(),
+                    configs: vec![
+                        config("cleanup.policy", "compact"),
+                        config("compression.type", "producer"),
+                        config("segment.bytes", &s.offsets_topic_segment_bytes.to_string()),
+                    ],
+                }],
+                timeout_ms: 30_000,
+                validate_only: false,
+            };
+            let resp = self.controller.create_topics(req).await;
+            self.groups.creating.store(false, Ordering::Release);
+            for t in resp.topics {
+                let e = ErrorCode(t.error_code);
+                if e != ErrorCode::NONE && e != ErrorCode::TOPIC_ALREADY_EXISTS {
+                    tracing::warn!(
+                        "cannot create {OFFSETS_TOPIC}: {} {}",
+                        e.name(),
+                        t.error_message.unwrap_or_default()
+                    );
+                    return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+                }
+            }
+            tracing::info!("created {OFFSETS_TOPIC}");
+        }
+        let mut loaded = self.groups.loaded.subscribe();
+        let ok = matches!(
+            tokio::time::timeout(FIND_COORDINATOR_WAIT, loaded.wait_for(|l| *l)).await,
+            Ok(Ok(_))
+        );
+        if ok {
+            Ok(())
+        } else {
+            Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        }
+    }
+
+    /// Appends records to the group's `__consumer_offsets` partition; the error is the one
+    /// Kafka reports to a committer (GroupMetadataManager `storeOffsets`).
+    async fn append_offsets_records(
+        &self,
+        group_id: &str,
+        partitions: i32,
+        records: &[(Bytes, Option<Bytes>)],
+    ) -> Result<(), ErrorCode> {
+        let tp = TopicPartition::new(OFFSETS_TOPIC, offsets::partition_for(group_id, partitions));
+        let batch = offsets::build_batch(records, super::replica_manager::now_ms())
+            .map_err(|_| ErrorCode::INVALID_COMMIT_OFFSET_SIZE)?;
+        let outcome = self.replicas.append(vec![(tp.clone(), batch)]).await;
+        match outcome.into_iter().next() {
+            Some(super::replica_manager::AppendOutcome::Appended { .. }) => Ok(()),
+            Some(super::replica_manager::AppendOutcome::Failed { error, message }) => {
+                tracing::warn!(%tp, "offsets append failed: {} {}", error.name(), message.unwrap_or_default());
+                Err(match error {
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                    | ErrorCode::NOT_ENOUGH_REPLICAS
+                    | ErrorCode::REQUEST_TIMED_OUT => ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                    ErrorCode::NOT_LEADER_OR_FOLLOWER => ErrorCode::NOT_COORDINATOR,
+                    ErrorCode::MESSAGE_TOO_LARGE
+                    | ErrorCode::RECORD_LIST_TOO_LARGE
+                    | ErrorCode::INVALID_FETCH_SIZE => ErrorCode::INVALID_COMMIT_OFFSET_SIZE,
+                    other => other,
+                })
+            }
+            None => Err(ErrorCode::UNKNOWN_SERVER_ERROR),
+        }
+    }
+}
+
+fn config(name: &str, value: &str) -> CreatableTopicConfig {
+    CreatableTopicConfig {
+        name: name.to_string(),
+        value: Some(value.to_string()),
+    }
+}
+
+/// A committed offset to be written.
+pub(crate) type PendingCommit = (String, i32, CommittedOffset);

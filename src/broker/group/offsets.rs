@@ -1,0 +1,228 @@
+//! `__consumer_offsets` records (spec §5): which partition holds a group, how offset commits
+//! and group tombstones are encoded as record keys/values, and how the records read back from
+//! the log at start-up are decoded for replay into the coordinator.
+
+use bytes::{Bytes, BytesMut};
+use protocol::messages::{
+    GroupMetadataKey, GroupMetadataValue, Message, OffsetCommitKey, OffsetCommitValue,
+};
+use protocol::records::{self, BatchBuilder, Compression};
+
+use super::coordinator::CommittedOffset;
+
+/// The internal topic holding committed offsets and group metadata.
+pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Spec §5.6: the key version Kafka 3.9 writes for offset commits.
+const OFFSET_COMMIT_KEY_VERSION: i16 = 1;
+/// Spec §5.6: the value version Kafka 3.9 writes (no explicit retention).
+const OFFSET_COMMIT_VALUE_VERSION: i16 = 3;
+const GROUP_METADATA_KEY_VERSION: i16 = 2;
+
+/// Java `String.hashCode` over UTF-16 code units, int32 wrap-around.
+pub(crate) fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+}
+
+/// Spec §5.1: `Utils.abs(hash) % partitions` (`Utils.abs(Integer.MIN_VALUE)` is 0).
+pub(crate) fn partition_for(group_id: &str, partitions: i32) -> i32 {
+    let h = java_string_hash(group_id);
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs % partitions.max(1)
+}
+
+fn versioned<M: Message>(m: &M, version: i16) -> Bytes {
+    let mut buf = BytesMut::with_capacity(2 + m.encoded_size(version));
+    buf.extend_from_slice(&version.to_be_bytes());
+    m.encode(&mut buf, version);
+    buf.freeze()
+}
+
+/// Key and value of one offset commit record; `None` value is a tombstone.
+pub(crate) fn offset_commit_record(
+    group: &str,
+    topic: &str,
+    partition: i32,
+    value: Option<&CommittedOffset>,
+) -> (Bytes, Option<Bytes>) {
+    let key = OffsetCommitKey {
+        group: group.to_string(),
+        topic: topic.to_string(),
+        partition,
+    };
+    let value = value.map(|v| {
+        versioned(
+            &OffsetCommitValue {
+                offset: v.offset,
+                leader_epoch: v.leader_epoch,
+                metadata: v.metadata.clone(),
+                commit_timestamp: v.commit_timestamp,
+                ..Default::default()
+            },
+            OFFSET_COMMIT_VALUE_VERSION,
+        )
+    });
+    (versioned(&key, OFFSET_COMMIT_KEY_VERSION), value)
+}
+
+/// Key of a group's metadata record (its tombstone when the group is deleted).
+pub(crate) fn group_metadata_key(group: &str) -> Bytes {
+    versioned(
+        &GroupMetadataKey {
+            group: group.to_string(),
+        },
+        GROUP_METADATA_KEY_VERSION,
+    )
+}
+
+/// Spec §5.6: one CreateTime batch, no compression, producer id −1 and base sequence 0.
+pub(crate) fn build_batch(
+    records: &[(Bytes, Option<Bytes>)],
+    timestamp: i64,
+) -> Result<Bytes, records::RecordsError> {
+    let mut b = BatchBuilder::new(Compression::None).producer(-1, -1, 0);
+    for (k, v) in records {
+        b.append(timestamp, Some(&k[..]), v.as_deref(), &[])?;
+    }
+    Ok(b.build()?.bytes)
+}
+
+/// One record of `__consumer_offsets`, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OffsetsRecord {
+    Offset {
+        group: String,
+        topic: String,
+        partition: i32,
+        value: Option<CommittedOffset>,
+    },
+    Group {
+        group: String,
+        /// `None` for a tombstone; the value itself is not used yet.
+        present: bool,
+    },
+}
+
+/// Decodes a record of `__consumer_offsets`. Unknown key versions (KIP-848 records, spec
+/// §5.2) give `Ok(None)`; malformed bytes an error message.
+pub(crate) fn decode_record(
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) -> Result<Option<OffsetsRecord>, String> {
+    let Some(key) = key else {
+        return Err("record without a key".into());
+    };
+    if key.len() < 2 {
+        return Err("key shorter than its version".into());
+    }
+    let version = i16::from_be_bytes([key[0], key[1]]);
+    let mut body = Bytes::copy_from_slice(&key[2..]);
+    match version {
+        0 | 1 => {
+            let k = OffsetCommitKey::decode(&mut body, version).map_err(|e| e.to_string())?;
+            let value = match value {
+                None => None,
+                Some(v) => {
+                    if v.len() < 2 {
+                        return Err("value shorter than its version".into());
+                    }
+                    let vv = i16::from_be_bytes([v[0], v[1]]);
+                    let mut vb = Bytes::copy_from_slice(&v[2..]);
+                    let v = OffsetCommitValue::decode(&mut vb, vv).map_err(|e| e.to_string())?;
+                    Some(CommittedOffset {
+                        offset: v.offset,
+                        leader_epoch: if vv >= 3 { v.leader_epoch } else { -1 },
+                        metadata: v.metadata,
+                        commit_timestamp: v.commit_timestamp,
+                    })
+                }
+            };
+            Ok(Some(OffsetsRecord::Offset {
+                group: k.group,
+                topic: k.topic,
+                partition: k.partition,
+                value,
+            }))
+        }
+        2 => {
+            let k = GroupMetadataKey::decode(&mut body, version).map_err(|e| e.to_string())?;
+            if let Some(v) = value {
+                if v.len() < 2 {
+                    return Err("value shorter than its version".into());
+                }
+                let vv = i16::from_be_bytes([v[0], v[1]]);
+                let mut vb = Bytes::copy_from_slice(&v[2..]);
+                GroupMetadataValue::decode(&mut vb, vv).map_err(|e| e.to_string())?;
+            }
+            Ok(Some(OffsetsRecord::Group {
+                group: k.group,
+                present: value.is_some(),
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_choice_matches_kafka() {
+        // Spec §5.1 examples.
+        assert_eq!(java_string_hash("my-group"), -1906497762);
+        assert_eq!(partition_for("my-group", 50), 12);
+        assert_eq!(partition_for("test-group", 50), 12);
+        assert_eq!(partition_for("console-consumer-12345", 50), 6);
+        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+        assert_eq!(partition_for("polygenelubricants", 50), 0);
+        assert_eq!(partition_for("", 50), 0);
+    }
+
+    #[test]
+    fn offset_commit_record_matches_spec_example() {
+        let v = CommittedOffset {
+            offset: 42,
+            leader_epoch: 3,
+            metadata: String::new(),
+            commit_timestamp: 1_700_000_000_000,
+        };
+        let (k, val) = offset_commit_record("my-group", "orders", 0, Some(&v));
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(hex(&k), "000100086d792d67726f757000066f726465727300000000");
+        assert_eq!(
+            hex(val.as_ref().unwrap()),
+            "0003000000000000002a0000000300000000018bcfe56800"
+        );
+        let back = decode_record(Some(&k), val.as_deref()).unwrap().unwrap();
+        assert_eq!(
+            back,
+            OffsetsRecord::Offset {
+                group: "my-group".into(),
+                topic: "orders".into(),
+                partition: 0,
+                value: Some(v)
+            }
+        );
+        let tomb = decode_record(Some(&k), None).unwrap().unwrap();
+        assert!(matches!(tomb, OffsetsRecord::Offset { value: None, .. }));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(decode_record(None, None).is_err());
+        assert!(decode_record(Some(&[0]), None).is_err());
+        assert!(decode_record(Some(&[0, 1, 0xff]), None).is_err());
+        assert!(decode_record(Some(&[0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), Some(&[0, 9, 1])).is_err());
+        assert_eq!(decode_record(Some(&[0, 7, 1, 2]), None), Ok(None));
+        let k = group_metadata_key("g");
+        assert_eq!(
+            decode_record(Some(&k), None),
+            Ok(Some(OffsetsRecord::Group {
+                group: "g".into(),
+                present: false
+            }))
+        );
+    }
+}

@@ -1,0 +1,371 @@
+"""Consumer groups (classic protocol) with real clients: the shared smoke script's group steps
+for kafka-python, confluent-kafka and kcat; committed offsets surviving a restart (they live in
+__consumer_offsets); the group admin APIs (list, describe, delete)."""
+import subprocess
+import sys
+
+import pytest
+
+import kb
+
+#: The first rebalance of an empty group waits this long by default (3000 ms); tests use 0
+#: as Kafka's quickstart users often do, so that joins answer at once.
+GROUP_PROPS = {"group.initial.rebalance.delay.ms": 0}
+PARTITIONS = 3
+
+
+def group_server(kb_servers, **props):
+    return kb_servers(props={**GROUP_PROPS, **props}).start().wait_ready()
+
+
+def consumer_conf(bootstrap, group, **kw):
+    conf = {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+            "auto.offset.reset": "earliest", "session.timeout.ms": 10000,
+            "heartbeat.interval.ms": 1000, "client.id": "kb-acceptance-groups",
+            "log.connection.close": False}
+    conf.update(kw)
+    return conf
+
+
+def produce(bootstrap, topic, n, tag):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5,
+                  "log.connection.close": False})
+    errors = []
+    for i in range(n):
+        p.produce(topic, key=b"k%03d" % (i % 17), value=b"%s:%06d" % (tag.encode(), i),
+                  on_delivery=lambda err, msg: err and errors.append(err))
+    assert p.flush(60) == 0, "produce did not finish"
+    assert not errors, errors[:3]
+
+
+def consume(bootstrap, topic, group, want, timeout=60.0):
+    """Subscribe in `group`, read until `want` records arrived (or the deadline), commit
+    synchronously, close. Returns the records as (partition, offset, value)."""
+    from confluent_kafka import Consumer
+    c = Consumer(consumer_conf(bootstrap, group))
+    out = []
+    try:
+        c.subscribe([topic])
+        deadline = kb.Deadline(timeout)
+        while len(out) < want and not deadline.expired():
+            for m in c.consume(num_messages=500, timeout=0.5):
+                assert not m.error(), m.error()
+                out.append((m.partition(), m.offset(), m.value()))
+        if out:
+            c.commit(asynchronous=False)
+    finally:
+        c.close()
+    return out
+
+
+def committed(bootstrap, topic, group):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer(consumer_conf(bootstrap, group))
+    try:
+        tps = c.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=30)
+        assert not [tp.error for tp in tps if tp.error], tps
+        return {tp.partition: tp.offset for tp in tps}
+    finally:
+        c.close()
+
+
+def high_watermarks(bootstrap, topic):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer(consumer_conf(bootstrap, "kb-hwm-probe"))
+    try:
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)[1]
+                for p in range(PARTITIONS)}
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("initial_delay_ms", [0, None], ids=["delay0", "default-delay"])
+def test_smoke_clients_all_steps(kb_servers, smoke_script, kcat_bin, initial_delay_ms):
+    """Every step of the shared smoke script, for all three clients; once with
+    group.initial.rebalance.delay.ms=0 and once with the default (3000)."""
+    props = {} if initial_delay_ms is None else {"group.initial.rebalance.delay.ms": initial_delay_ms}
+    srv = kb_servers(props=props).start().wait_ready()
+    r = subprocess.run([sys.executable, str(smoke_script), "--bootstrap", srv.bootstrap,
+                        "--timeout", "240"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       errors="replace", timeout=300)
+    print(r.stdout)
+    assert r.returncode == 0, "smoke_clients.py exited %d:\n%s" % (r.returncode, r.stdout)
+
+
+def test_committed_offsets_survive_restart(kb_servers):
+    srv = group_server(kb_servers)
+    topic = kb.unique_topic("grp-restart")
+    group = topic + "-grp"
+    kb.create_topic(srv.bootstrap, topic, PARTITIONS)
+    produce(srv.bootstrap, topic, 300, "a")
+    first = consume(srv.bootstrap, topic, group, 300)
+    assert len(first) == 300, "first member read %d/300" % len(first)
+    ends = high_watermarks(srv.bootstrap, topic)
+    assert committed(srv.bootstrap, topic, group) == ends
+
+    srv.stop()
+    srv.start().wait_ready()
+    # After the restart the coordinator reloads __consumer_offsets.
+    got = kb.wait_for(lambda: committed(srv.bootstrap, topic, group), 60,
+                      "committed offsets after restart")
+    assert got == ends, "committed after restart %s != before %s" % (got, ends)
+
+    # A new member resumes where the group left off: it sees only the new records.
+    produce(srv.bootstrap, topic, 120, "b")
+    second = consume(srv.bootstrap, topic, group, 120)
+    values = sorted(v for _, _, v in second)
+    assert len(second) == 120 and all(v.startswith(b"b:") for v in values), \
+        "after restart the group read %d records, %d old ones" % (
+            len(second), sum(1 for v in values if not v.startswith(b"b:")))
+    for p, off, _ in second:
+        assert off >= ends[p], "partition %d re-read offset %d (< committed %d)" % (p, off, ends[p])
+
+
+def test_committed_offsets_survive_sigkill(kb_servers):
+    srv = group_server(kb_servers)
+    topic = kb.unique_topic("grp-kill")
+    group = topic + "-grp"
+    kb.create_topic(srv.bootstrap, topic, PARTITIONS)
+    produce(srv.bootstrap, topic, 90, "a")
+    assert len(consume(srv.bootstrap, topic, group, 90)) == 90
+    ends = high_watermarks(srv.bootstrap, topic)
+    srv.kill()
+    srv.start().wait_ready()
+    got = kb.wait_for(lambda: committed(srv.bootstrap, topic, group), 60,
+                      "committed offsets after SIGKILL")
+    assert got == ends
+
+
+def test_group_admin_list_describe_delete(kb_servers):
+    from confluent_kafka.admin import AdminClient
+    srv = group_server(kb_servers)
+    topic = kb.unique_topic("grp-admin")
+    group = topic + "-grp"
+    kb.create_topic(srv.bootstrap, topic, PARTITIONS)
+    produce(srv.bootstrap, topic, 30, "a")
+    assert len(consume(srv.bootstrap, topic, group, 30)) == 30
+
+    admin = AdminClient(kb.admin_conf(srv.bootstrap))
+    listed = admin.list_consumer_groups(request_timeout=30).result(timeout=30)
+    ids = {g.group_id: g for g in listed.valid}
+    assert group in ids, "list_consumer_groups: %s" % sorted(ids)
+    desc = admin.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=30)
+    assert desc.group_id == group and len(desc.members) == 0, desc
+    assert str(desc.state).upper().endswith("EMPTY"), desc.state
+
+    admin.delete_consumer_groups([group], request_timeout=30)[group].result(timeout=30)
+    listed = admin.list_consumer_groups(request_timeout=30).result(timeout=30)
+    assert group not in {g.group_id for g in listed.valid}
+    # The tombstones stick across a restart.
+    srv.stop()
+    srv.start().wait_ready()
+    got = kb.wait_for(lambda: committed(srv.bootstrap, topic, group), 60,
+                      "committed offsets after restart")
+    assert got == {p: -1001 for p in range(PARTITIONS)}, got
+
+
+def test_two_members_share_partitions(kb_servers):
+    """Two kafka-python members of one group split the partitions and read every record once."""
+    from kafka import KafkaConsumer
+    srv = group_server(kb_servers)
+    topic = kb.unique_topic("grp-two")
+    group = topic + "-grp"
+    kb.create_topic(srv.bootstrap, topic, PARTITIONS)
+    produce(srv.bootstrap, topic, 200, "a")
+
+    def member():
+        return KafkaConsumer(topic, bootstrap_servers=[srv.bootstrap], group_id=group,
+                             enable_auto_commit=False, auto_offset_reset="earliest",
+                             session_timeout_ms=10000, heartbeat_interval_ms=500,
+                             request_timeout_ms=30000)
+
+    a, b = member(), member()
+    try:
+        seen = {}
+        deadline = kb.Deadline(60)
+        while not deadline.expired():
+            for c in (a, b):
+                for tp, recs in c.poll(timeout_ms=200).items():
+                    for r in recs:
+                        seen[(tp.partition, r.offset)] = seen.get((tp.partition, r.offset), 0) + 1
+            if len(seen) >= 200 and a.assignment() and b.assignment():
+                break
+        assert len(seen) == 200, "read %d distinct records" % len(seen)
+        pa = {tp.partition for tp in a.assignment()}
+        pb = {tp.partition for tp in b.assignment()}
+        assert pa and pb and not (pa & pb) and pa | pb == set(range(PARTITIONS)), (pa, pb)
+    finally:
+        a.close()
+        b.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# the oldest versions, by hand (no client library sends them any more)
+# ---------------------------------------------------------------------------------------------
+class _Raw:
+    """Non-flexible request/response framing (request header v1, response header v0)."""
+
+    def __init__(self, host, port):
+        import socket
+        self.sock = socket.create_connection((host, port), timeout=30)
+        self.corr = 0
+
+    def call(self, api_key, version, body: bytes) -> "_Reader":
+        import struct
+        self.corr += 1
+        client = b"kb-raw"
+        frame = struct.pack(">hhih", api_key, version, self.corr, len(client)) + client + body
+        self.sock.sendall(struct.pack(">i", len(frame)) + frame)
+        (size,) = struct.unpack(">i", kb._recv_exact(self.sock, 4))
+        r = _Reader(kb._recv_exact(self.sock, size))
+        assert r.i32() == self.corr
+        return r
+
+    def close(self):
+        self.sock.close()
+
+
+class _Reader:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def _take(self, fmt):
+        import struct
+        v = struct.unpack_from(fmt, self.data, self.pos)[0]
+        self.pos += struct.calcsize(fmt)
+        return v
+
+    def i16(self):
+        return self._take(">h")
+
+    def i32(self):
+        return self._take(">i")
+
+    def i64(self):
+        return self._take(">q")
+
+    def string(self):
+        n = self.i16()
+        if n < 0:
+            return None
+        v = self.data[self.pos:self.pos + n].decode()
+        self.pos += n
+        return v
+
+    def bytes_(self):
+        n = self.i32()
+        v = self.data[self.pos:self.pos + max(n, 0)]
+        self.pos += max(n, 0)
+        return v
+
+    def done(self):
+        assert self.pos == len(self.data), "%d bytes left over" % (len(self.data) - self.pos)
+
+
+def _s(v: str) -> bytes:
+    import struct
+    b = v.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def _b(v: bytes) -> bytes:
+    import struct
+    return struct.pack(">i", len(v)) + v
+
+
+def _i16(v):
+    import struct
+    return struct.pack(">h", v)
+
+
+def _i32(v):
+    import struct
+    return struct.pack(">i", v)
+
+
+def _i64(v):
+    import struct
+    return struct.pack(">q", v)
+
+
+def test_oldest_versions_by_hand(kb_servers):
+    """FindCoordinator v0, JoinGroup v0 (no KIP-394 round trip), SyncGroup v0, Heartbeat v0,
+    OffsetCommit v2, OffsetFetch v1, ListGroups v0, DescribeGroups v0, LeaveGroup v0."""
+    srv = group_server(kb_servers)
+    topic = kb.unique_topic("grp-raw")
+    kb.create_topic(srv.bootstrap, topic, 1)
+    group = topic + "-grp"
+    raw = _Raw("127.0.0.1", srv.port)
+    try:
+        def find():
+            r = raw.call(10, 0, _s(group))
+            err, node, host, port = r.i16(), r.i32(), r.string(), r.i32()
+            r.done()
+            return (err, node, host, port) if err == 0 else None
+        err, node, host, port = kb.wait_for(find, 60, "FindCoordinator v0")
+        assert (node, port) == (1, srv.port), (node, host, port)
+
+        r = raw.call(11, 0, _s(group) + _i32(10000) + _s("") + _s("consumer")
+                     + _i32(1) + _s("range") + _b(b"sub"))
+        err, gen, proto, leader, member = r.i16(), r.i32(), r.string(), r.string(), r.string()
+        members = [(r.string(), r.bytes_()) for _ in range(r.i32())]
+        r.done()
+        assert err == 0 and gen == 1 and proto == "range" and leader == member, (err, gen)
+        assert members == [(member, b"sub")]
+
+        r = raw.call(14, 0, _s(group) + _i32(gen) + _s(member) + _i32(1) + _s(member)
+                     + _b(b"assigned"))
+        assert (r.i16(), r.bytes_()) == (0, b"assigned")
+        r.done()
+
+        r = raw.call(12, 0, _s(group) + _i32(gen) + _s(member))
+        assert r.i16() == 0
+        r = raw.call(12, 0, _s(group) + _i32(gen + 5) + _s(member))
+        assert r.i16() == 22  # ILLEGAL_GENERATION
+
+        r = raw.call(8, 2, _s(group) + _i32(gen) + _s(member) + _i64(-1) + _i32(2)
+                     + _s(topic) + _i32(1) + _i32(0) + _i64(7) + _s("meta")
+                     + _s("no-such-topic") + _i32(1) + _i32(0) + _i64(1) + _s(""))
+        got = {}
+        for _ in range(r.i32()):
+            name = r.string()
+            for _ in range(r.i32()):
+                partition = r.i32()
+                got[(name, partition)] = r.i16()
+        r.done()
+        assert got == {(topic, 0): 0, ("no-such-topic", 0): 3}, got
+
+        r = raw.call(9, 1, _s(group) + _i32(1) + _s(topic) + _i32(2) + _i32(0) + _i32(1))
+        rows = []
+        for _ in range(r.i32()):
+            name = r.string()
+            for _ in range(r.i32()):
+                rows.append((name, r.i32(), r.i64(), r.string(), r.i16()))
+        r.done()
+        assert rows == [(topic, 0, 7, "meta", 0), (topic, 1, -1, "", 0)], rows
+
+        r = raw.call(16, 0, b"")
+        assert r.i16() == 0
+        listed = [(r.string(), r.string()) for _ in range(r.i32())]
+        r.done()
+        assert (group, "consumer") in listed, listed
+
+        r = raw.call(15, 0, _i32(1) + _s(group))
+        assert r.i32() == 1
+        err, gid, state, ptype, pdata = r.i16(), r.string(), r.string(), r.string(), r.string()
+        dm = [(r.string(), r.string(), r.string(), r.bytes_(), r.bytes_())
+              for _ in range(r.i32())]
+        r.done()
+        assert (err, gid, state, ptype, pdata) == (0, group, "Stable", "consumer", "range")
+        assert [(m[0], m[3], m[4]) for m in dm] == [(member, b"sub", b"assigned")], dm
+
+        r = raw.call(13, 0, _s(group) + _s(member))
+        assert r.i16() == 0
+        r = raw.call(13, 0, _s(group) + _s(member))
+        assert r.i16() == 25  # UNKNOWN_MEMBER_ID
+        r = raw.call(12, 0, _s(group) + _i32(gen) + _s(member))
+        assert r.i16() == 25
+    finally:
+        raw.close()
