@@ -40,6 +40,8 @@ enum Command {
         #[arg(long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Performance tools, as Kafka's kafka-producer-perf-test.sh and kafka-consumer-perf-test.sh.
+    Perf(tools::perf::PerfArgs),
     /// Storage tool, as Kafka's kafka-storage.sh.
     Storage {
         #[command(subcommand)]
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Quickstart { dir } => server::quickstart(&dir),
         Command::Server { config, overrides } => server::run_from_file(&config, &overrides),
+        Command::Perf(args) => tools::perf::run(args),
         Command::Storage { command } => match command {
             StorageCommand::RandomUuid => tools::storage::random_uuid_command(&mut out),
             StorageCommand::Format {

@@ -1,3 +1,4 @@
 //! Operator tools that run as subcommands of the one binary.
 
+pub(crate) mod perf;
 pub(crate) mod storage;

@@ -14,21 +14,38 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("legacy", &["protocol", "metadata"]),
     ("bridge", &["protocol", "metadata", "legacy"]),
     ("sim", &["protocol"]),
-    ("kraftbridge", &["protocol", "metadata", "storage", "kraft", "legacy", "bridge"]),
+    (
+        "kraftbridge",
+        &[
+            "protocol", "metadata", "storage", "kraft", "legacy", "bridge",
+        ],
+    ),
 ];
 
 #[test]
 fn workspace_crates_depend_only_on_what_design_allows() {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
     let packages = meta["packages"].as_array().expect("packages");
-    let members: BTreeSet<String> =
-        packages.iter().filter_map(|p| p["name"].as_str().map(str::to_string)).collect();
+    let members: BTreeSet<String> = packages
+        .iter()
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect();
     let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
 
     for p in packages {

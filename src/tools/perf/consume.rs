@@ -243,6 +243,9 @@ struct RunContext {
     start: Instant,
     /// µs since `start` at which the last new record arrived (any connection).
     last_record_us: AtomicU64,
+    /// Turns true when the run is over for every connection: `--messages` reached (by any
+    /// connection) or Ctrl-C. A connection waiting on a long-polling Fetch stops at once.
+    finish: watch::Sender<bool>,
     timeout: Duration,
 }
 
@@ -265,6 +268,7 @@ struct LaneStats {
     batches: u64,
     gaps: u64,
     first_gap: Option<String>,
+    /// End-to-end latency in ms (record timestamps have ms resolution).
     e2e: Histogram,
     partitions: BTreeMap<i32, PartitionStats>,
     timed_out: bool,
@@ -297,7 +301,8 @@ struct Lane {
     ctx: Arc<RunContext>,
     conn: Connection,
     version: i16,
-    stop: watch::Receiver<bool>,
+    /// [`RunContext::finish`].
+    finish: watch::Receiver<bool>,
     /// Partition → next offset to fetch (the end of the last complete batch received).
     fetch_offsets: BTreeMap<i32, i64>,
     /// Partition → the offset the next new record must have.
@@ -318,7 +323,6 @@ impl Lane {
         ctx: Arc<RunContext>,
         addr: &str,
         start_offsets: BTreeMap<i32, i64>,
-        stop: watch::Receiver<bool>,
     ) -> Result<Lane> {
         let s = &ctx.settings;
         let conn = Connection::connect(addr, &s.client_id, s.request_timeout).await?;
@@ -358,7 +362,7 @@ impl Lane {
         Ok(Lane {
             conn,
             version,
-            stop,
+            finish: ctx.finish.subscribe(),
             expected: start_offsets.clone(),
             fetch_offsets: start_offsets,
             request,
@@ -412,14 +416,14 @@ impl Lane {
             + Duration::from_millis(self.request.max_wait_ms.max(0) as u64);
         self.send_fetch().await?;
         loop {
-            if *self.stop.borrow() || self.ctx.budget.done() {
+            if *self.finish.borrow() || self.ctx.budget.done() {
                 return Ok(());
             }
             let frame = tokio::select! {
                 frame = self.conn.reader.read_frame_within(read_limit, "Fetch") => {
                     frame.map_err(|e| format!("{e:#}"))?
                 }
-                _ = self.stop.changed() => return Ok(()),
+                _ = self.finish.changed() => return Ok(()),
             };
             let received = Instant::now();
             let received_wall_ms = wall_clock_ms();
@@ -499,23 +503,14 @@ impl Lane {
                     ));
                 }
                 let records: Bytes = p.records.unwrap_or_default();
-                let mut complete = 0usize;
-                for batch in records::batches(&records) {
-                    match batch {
-                        Ok(b) => {
-                            complete += 1;
-                            *offset = (*offset).max(b.header.next_offset());
-                            self.batches.push((p.partition_index, b));
-                        }
-                        Err(RecordsError::Truncated { .. }) => break,
-                        Err(e) => {
-                            return Err(format!(
+                let complete =
+                    frame_partition(&records, p.partition_index, offset, &mut self.batches)
+                        .map_err(|e| {
+                            format!(
                                 "corrupt data for {topic}-{} from {}: {e}",
                                 p.partition_index, self.conn.addr
-                            ))
-                        }
-                    }
-                }
+                            )
+                        })?;
                 if complete == 0 && !records.is_empty() {
                     return Err(format!(
                         "the first batch of {topic}-{} at offset {offset} is larger than the \
@@ -559,60 +554,132 @@ impl Lane {
                 .ctx
                 .budget
                 .claim(u64::try_from(batch.header.records_count).unwrap_or(0));
-            let mut used = 0u64;
-            let part = self.stats.partitions.get_mut(&partition);
-            let mut first = None;
-            let mut last = None;
-            for record in batch.records() {
-                let record = record.map_err(|e| {
-                    format!(
-                        "{topic}-{partition} batch at offset {}: {e}",
-                        batch.header.base_offset
-                    )
-                })?;
-                let offset = record.offset();
-                if offset < *expected {
-                    continue;
-                }
-                if used == granted {
-                    break;
-                }
-                if offset > *expected {
-                    self.stats.gaps += (offset - *expected) as u64;
-                    self.stats.first_gap.get_or_insert_with(|| {
-                        format!(
-                            "{topic}-{partition}: offsets {} to {} missing",
-                            *expected,
-                            offset - 1
-                        )
-                    });
-                }
-                *expected = offset + 1;
-                used += 1;
-                first.get_or_insert(offset);
-                last = Some(offset);
-                payload += record.key().map_or(0, |k| k.len() as u64)
-                    + record.value().map_or(0, |v| v.len() as u64);
-                let late_ms = received_wall_ms.saturating_sub(record.timestamp()).max(0);
-                self.stats.e2e.record(late_ms as u64 * 1000);
+            let walked = walk_batch(
+                (topic, partition),
+                &batch,
+                expected,
+                granted,
+                received_wall_ms,
+                &mut self.stats,
+            );
+            // Settle even on error, so other connections see the budget as it is.
+            self.ctx.budget.settle(granted, walked.used);
+            if self.ctx.budget.done() {
+                self.ctx.finish.send_replace(true);
             }
-            self.ctx.budget.settle(granted, used);
-            if let Some(part) = part {
-                part.records += used;
+            if let Some(part) = self.stats.partitions.get_mut(&partition) {
+                part.records += walked.used;
                 if part.first.is_none() {
-                    part.first = first;
+                    part.first = walked.first;
                 }
-                if last.is_some() {
-                    part.last = last;
+                if walked.last.is_some() {
+                    part.last = walked.last;
                 }
             }
-            new_records += used;
+            new_records += walked.used;
+            payload += walked.payload_bytes;
+            if let Some(e) = walked.error {
+                return Err(format!(
+                    "{topic}-{partition} batch at offset {}: {e}",
+                    batch.header.base_offset
+                ));
+            }
         }
         self.stats.records += new_records;
         self.stats.payload_bytes += payload;
         self.ctx.progress.add(new_records, payload, 0, 0);
         Ok(new_records)
     }
+}
+
+/// Frames one partition's fetched records: appends each complete batch to `out` and moves
+/// `offset` past it. A partial batch at the end is normal (the broker may cut the data at the
+/// size limit, KIP-74) and ends the framing; any other framing fault is an error. Returns the
+/// number of complete batches.
+fn frame_partition(
+    records: &Bytes,
+    partition: i32,
+    offset: &mut i64,
+    out: &mut Vec<(i32, Batch)>,
+) -> Result<usize, RecordsError> {
+    let mut complete = 0;
+    for batch in records::batches(records) {
+        match batch {
+            Ok(b) => {
+                complete += 1;
+                *offset = (*offset).max(b.header.next_offset());
+                out.push((partition, b));
+            }
+            Err(RecordsError::Truncated { .. }) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(complete)
+}
+
+/// What walking one batch found.
+#[derive(Debug, Default)]
+struct Walked {
+    /// New records counted (within the granted budget).
+    used: u64,
+    payload_bytes: u64,
+    first: Option<i64>,
+    last: Option<i64>,
+    /// A record that did not decode; the records before it are counted.
+    error: Option<RecordsError>,
+}
+
+/// Walks one batch's records lazily: skips those before `expected` (a fetch returns whole
+/// batches), counts at most `granted` new ones, adds any offsets skipped over to the gap count,
+/// and records each record's end-to-end latency (timestamp to `received_wall_ms`). Offsets and
+/// timestamps come from the broker, so the arithmetic saturates instead of overflowing.
+fn walk_batch(
+    (topic, partition): (&str, i32),
+    batch: &Batch,
+    expected: &mut i64,
+    granted: u64,
+    received_wall_ms: i64,
+    stats: &mut LaneStats,
+) -> Walked {
+    let mut walked = Walked::default();
+    for record in batch.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                walked.error = Some(e);
+                break;
+            }
+        };
+        let offset = record.offset();
+        if offset < *expected {
+            continue;
+        }
+        if walked.used == granted {
+            break;
+        }
+        if offset > *expected {
+            let missing = offset.saturating_sub(*expected);
+            stats.gaps = stats
+                .gaps
+                .saturating_add(u64::try_from(missing).unwrap_or(u64::MAX));
+            let from = *expected;
+            stats.first_gap.get_or_insert_with(|| {
+                format!(
+                    "{topic}-{partition}: offsets {from} to {} missing",
+                    offset.saturating_sub(1)
+                )
+            });
+        }
+        *expected = offset.saturating_add(1);
+        walked.used += 1;
+        walked.first.get_or_insert(offset);
+        walked.last = Some(offset);
+        walked.payload_bytes += record.key().map_or(0, |k| k.len() as u64)
+            + record.value().map_or(0, |v| v.len() as u64);
+        let late_ms = received_wall_ms.saturating_sub(record.timestamp()).max(0);
+        stats.e2e.record(u64::try_from(late_ms).unwrap_or(0));
+    }
+    walked
 }
 
 fn wall_clock_ms() -> i64 {
@@ -791,8 +858,22 @@ async fn consume_from(
         start: Instant::now(),
         last_record_us: AtomicU64::new(0),
         timeout: Duration::from_millis(args.timeout),
+        finish: watch::Sender::new(false),
         settings,
     });
+    // Ctrl-C finishes the run too.
+    let _forward_stop = {
+        let mut stop = stop.clone();
+        let finish = ctx.finish.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            while stop.changed().await.is_ok() {
+                if *stop.borrow() {
+                    finish.send_replace(true);
+                    break;
+                }
+            }
+        }))
+    };
     let s = &ctx.settings;
 
     // One connection per leader, starting from each partition's earliest (or latest) offset.
@@ -825,7 +906,7 @@ async fn consume_from(
             .map(|p| ends[p].saturating_sub(starts[p]).max(0))
             .sum::<i64>();
         drop(conn);
-        lanes.push(Lane::connect(Arc::clone(&ctx), &addr, starts, stop.clone()).await?);
+        lanes.push(Lane::connect(Arc::clone(&ctx), &addr, starts).await?);
     }
 
     let start_wall_ms = wall_clock_ms();
@@ -968,7 +1049,7 @@ fn print_report(
     let records_sec = report::per_sec(stats.records as f64, report.elapsed);
     let wire_rate = report::per_sec(stats.wire_bytes as f64, report.elapsed);
     let ratio = report.ceiling.map(|c| c.ratio(wire_rate));
-    let e2e = stats.e2e.summary_ms();
+    let e2e = stats.e2e.summary_in_ms(1.0);
     let contiguous = stats.partitions.values().all(|p| match (p.first, p.last) {
         (Some(f), Some(l)) => l - f + 1 == p.records as i64,
         _ => p.records == 0,
@@ -1134,6 +1215,125 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("fetch.max.bytes=0"));
+    }
+
+    fn batch_at(base_offset: i64, values: &[&[u8]], timestamp: i64) -> Bytes {
+        let mut b = records::BatchBuilder::new(records::Compression::None).base_offset(base_offset);
+        for v in values {
+            b.append(timestamp, None, Some(v), &[]).unwrap();
+        }
+        b.build().unwrap().bytes
+    }
+
+    fn concat(parts: &[Bytes]) -> Bytes {
+        parts
+            .iter()
+            .flat_map(|p| p.iter().copied())
+            .collect::<Vec<u8>>()
+            .into()
+    }
+
+    #[test]
+    fn framing_moves_the_offset_and_tolerates_a_cut_batch() {
+        let a = batch_at(0, &[b"a", b"b"], 1000);
+        let b = batch_at(2, &[b"c"], 1000);
+        let data = concat(&[a.clone(), b.clone()]);
+        let mut offset = 0;
+        let mut out = Vec::new();
+        assert_eq!(frame_partition(&data, 7, &mut offset, &mut out).unwrap(), 2);
+        assert_eq!(offset, 3);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|(p, _)| *p == 7));
+        // The broker cut the second batch at the size limit: one complete batch, no error.
+        let cut = data.slice(..a.len() + 20);
+        let (mut offset, mut out) = (0, Vec::new());
+        assert_eq!(frame_partition(&cut, 0, &mut offset, &mut out).unwrap(), 1);
+        assert_eq!(offset, 2);
+        // A bad batchLength is corruption, not a cut.
+        let mut bad = a.to_vec();
+        bad[8..12].copy_from_slice(&3i32.to_be_bytes());
+        assert!(frame_partition(&Bytes::from(bad), 0, &mut 0, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn walking_counts_skips_seen_records_and_finds_gaps() {
+        let mut stats = LaneStats::default();
+        let first = records::batches(&batch_at(0, &[b"k1", b"v22"], 1000))
+            .next()
+            .unwrap()
+            .unwrap();
+        // Offset 1 was already read: only offset 1 onwards counts.
+        let mut expected = 1;
+        let w = walk_batch(("t", 0), &first, &mut expected, 10, 1500, &mut stats);
+        assert_eq!(
+            (w.used, w.payload_bytes, w.first, w.last),
+            (1, 3, Some(1), Some(1))
+        );
+        assert_eq!(expected, 2);
+        assert_eq!(stats.e2e.summary_in_ms(1.0).max, 500.0);
+        // The next batch starts at 5: offsets 2..4 are missing.
+        let later = records::batches(&batch_at(5, &[b"x", b"y", b"z"], 1000))
+            .next()
+            .unwrap()
+            .unwrap();
+        let w = walk_batch(("t", 0), &later, &mut expected, 2, 1000, &mut stats);
+        assert_eq!(
+            (w.used, w.first, w.last),
+            (2, Some(5), Some(6)),
+            "the budget stops at 2"
+        );
+        assert_eq!(stats.gaps, 3);
+        assert_eq!(
+            stats.first_gap.as_deref(),
+            Some("t-0: offsets 2 to 4 missing")
+        );
+        assert_eq!(expected, 7);
+    }
+
+    /// Fetched bytes come from the broker: random and mutated input must give errors or
+    /// counts, never a panic (overflow checks are on in the CI profile).
+    #[test]
+    fn hostile_fetch_data_never_panics() {
+        use rand::{Rng, RngCore, SeedableRng};
+        let seed = std::env::var("SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| rand::thread_rng().gen::<u64>());
+        println!("seed {seed}; repro: SEED={seed} cargo test -p kraftbridge -- hostile_fetch_data");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let good = concat(&[
+            batch_at(0, &[b"a", b"bb"], 1),
+            batch_at(i64::MAX - 1, &[b"c"], i64::MIN),
+        ]);
+        for _ in 0..2000 {
+            let mut data = good.to_vec();
+            if rng.gen_bool(0.2) {
+                data.resize(rng.gen_range(0..200), 0);
+                rng.fill_bytes(&mut data);
+            } else {
+                for _ in 0..rng.gen_range(1..6) {
+                    let i = rng.gen_range(0..data.len());
+                    data[i] = rng.gen();
+                }
+            }
+            let data = Bytes::from(data);
+            let mut offset = rng.gen_range(-5..5);
+            let mut out = Vec::new();
+            let _ = frame_partition(&data, 0, &mut offset, &mut out);
+            let mut stats = LaneStats::default();
+            let mut expected = if rng.gen_bool(0.5) { i64::MIN } else { 0 };
+            for (_, batch) in &out {
+                let _ = batch.verify_crc();
+                let _ = walk_batch(
+                    ("t", 0),
+                    batch,
+                    &mut expected,
+                    u64::MAX,
+                    i64::MAX,
+                    &mut stats,
+                );
+            }
+        }
     }
 
     #[test]

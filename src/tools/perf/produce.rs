@@ -722,15 +722,18 @@ impl Lane {
 
     /// Appends up to [`APPEND_CHUNK`] records (fewer when paced or when a batch fills).
     fn append_chunk(&mut self, lane_start: Instant) -> Result<(), Fatal> {
+        // One reference-count increment per chunk, not per record: the payload is borrowed
+        // from the context while the lane's batches change.
+        let ctx = Arc::clone(&self.ctx);
         for _ in 0..APPEND_CHUNK {
-            if self.to_append == 0 || self.buffered >= self.ctx.settings.buffer_memory {
+            if self.to_append == 0 || self.buffered >= ctx.settings.buffer_memory {
                 return Ok(());
             }
             let now = Instant::now();
             if self.next_due(lane_start).is_some_and(|due| due > now) {
                 return Ok(());
             }
-            if self.append_one(now)? {
+            if self.append_one(&ctx, now)? {
                 return Ok(()); // a batch filled: let the loop send it
             }
         }
@@ -738,8 +741,7 @@ impl Lane {
     }
 
     /// Appends one record; true when that filled the batch.
-    fn append_one(&mut self, now: Instant) -> Result<bool, Fatal> {
-        let ctx = Arc::clone(&self.ctx);
+    fn append_one(&mut self, ctx: &RunContext, now: Instant) -> Result<bool, Fatal> {
         let value = ctx.payloads.pick(&mut self.rng);
         let need = value.len() + RECORD_OVERHEAD_MAX;
         let batch_size = ctx.settings.batch_size;
@@ -748,10 +750,11 @@ impl Lane {
                 self.close_open()?;
             }
         }
-        if self.open.is_none() {
+        let open = self.open.get_or_insert_with(|| {
             let mut append_us = self.times_pool.pop().unwrap_or_default();
             append_us.clear();
-            self.open = Some(OpenBatch {
+            self.buffered += BATCH_HEADER_LEN;
+            OpenBatch {
                 partition: self.partitions[self.sticky],
                 builder: BatchBuilder::with_capacity(
                     ctx.settings.compression,
@@ -761,12 +764,8 @@ impl Lane {
                 append_us,
                 payload_bytes: 0,
                 reserved: BATCH_HEADER_LEN,
-            });
-            self.buffered += BATCH_HEADER_LEN;
-        }
-        let Some(open) = self.open.as_mut() else {
-            return Err("internal: no open batch".to_string());
-        };
+            }
+        });
         let us = ctx.micros(now);
         let timestamp = ctx.wall_start_ms + (us / 1000) as i64;
         open.builder
@@ -775,10 +774,10 @@ impl Lane {
         open.append_us.push(us);
         open.payload_bytes += value.len() as u64;
         open.reserved += need;
+        let full = open.builder.uncompressed_size() + need > batch_size;
         self.buffered += need;
         self.to_append -= 1;
         self.stats.appended += 1;
-        let full = open.builder.uncompressed_size() + need > batch_size;
         if full {
             self.close_open()?;
         }

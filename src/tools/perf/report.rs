@@ -118,11 +118,17 @@ impl Histogram {
         self.max
     }
 
-    /// avg, max, p50, p95, p99, p99.9 in ms.
+    /// avg, max, p50, p95, p99, p99.9 in ms, for a histogram of microseconds.
     pub(super) fn summary_ms(&self) -> LatencySummary {
-        let ms = |us: u64| us as f64 / 1000.0;
+        self.summary_in_ms(1000.0)
+    }
+
+    /// The same for a histogram in other units: `units_per_ms` is 1 for a histogram of
+    /// milliseconds (exact below 128 ms, where microsecond buckets would blur whole ms).
+    pub(super) fn summary_in_ms(&self, units_per_ms: f64) -> LatencySummary {
+        let ms = |v: u64| v as f64 / units_per_ms;
         LatencySummary {
-            avg: self.mean_micros() / 1000.0,
+            avg: self.mean_micros() / units_per_ms,
             max: ms(self.max),
             p50: ms(self.quantile_micros(0.50)),
             p95: ms(self.quantile_micros(0.95)),
