@@ -27,6 +27,9 @@ use tokio::sync::watch;
 use crate::io::controller_client::ControllerClient;
 use replica_manager::ReplicaManager;
 
+/// Longest a request waits for a committed metadata change to reach the broker's image.
+const IMAGE_PROPAGATION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the connection should do after a request.
 #[derive(Debug)]
 pub(crate) enum Outcome {
@@ -76,6 +79,14 @@ impl Broker {
     /// The metadata image as of now.
     pub(crate) fn image(&self) -> Arc<::metadata::MetadataImage> {
         self.image.borrow().clone()
+    }
+
+    /// Waits (bounded) until the broker's image satisfies `ready`: after the controller
+    /// commits a change, the broker applies it a moment later, and a client told "created"
+    /// must find the topic in Metadata and its logs ready.
+    pub(crate) async fn wait_for_image(&self, ready: impl Fn(&::metadata::MetadataImage) -> bool) {
+        let mut image = self.image.clone();
+        let _ = tokio::time::timeout(IMAGE_PROPAGATION_WAIT, image.wait_for(|i| ready(i))).await;
     }
 
     /// Handles one request frame (without its size prefix).

@@ -130,8 +130,7 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         })
         .await??,
     );
-    let image_rx = quorum.image.clone();
-    follow_image(replicas.clone(), image_rx.clone());
+    let image_rx = follow_image(replicas.clone(), quorum.image.clone());
 
     let broker = Arc::new(Broker {
         settings: BrokerSettings {
@@ -220,23 +219,29 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies every new metadata image to the replica manager (opens and deletes logs).
+/// Applies every committed metadata image to the replica manager (opens and deletes logs),
+/// then publishes it to the broker's handlers: a client that sees a partition in Metadata
+/// finds its log ready to take a Produce.
 fn follow_image(
     replicas: Arc<ReplicaManager>,
-    mut image: watch::Receiver<Arc<metadata::MetadataImage>>,
-) {
+    mut committed: watch::Receiver<Arc<metadata::MetadataImage>>,
+) -> watch::Receiver<Arc<metadata::MetadataImage>> {
+    let (applied_tx, applied_rx) = watch::channel(committed.borrow().clone());
     tokio::spawn(async move {
         loop {
-            let current = image.borrow_and_update().clone();
+            let current = committed.borrow_and_update().clone();
             let r = replicas.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || r.apply_image(&current)).await {
+            let image = current.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || r.apply_image(&image)).await {
                 tracing::error!("applying the metadata image failed: {e}");
             }
-            if image.changed().await.is_err() {
+            applied_tx.send_replace(current);
+            if committed.changed().await.is_err() {
                 return;
             }
         }
     });
+    applied_rx
 }
 
 /// Resolves with the reason when the metadata thread fails; never otherwise.

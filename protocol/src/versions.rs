@@ -8,10 +8,24 @@ use crate::error_code::ErrorCode;
 use crate::messages::api_versions_response::ApiVersion;
 use crate::messages::{ApiKey, ApiVersionsResponse};
 
+/// The first Produce and Fetch versions that carry RecordBatch v2 (magic 2), the only format
+/// kraftbridge stores. Older versions are advertised (see [`SUPPORTED`]) but every partition
+/// of such a request is answered UNSUPPORTED_FOR_MESSAGE_FORMAT.
+pub const PRODUCE_MAGIC_V2_MIN: i16 = 3;
+/// See [`PRODUCE_MAGIC_V2_MIN`].
+pub const FETCH_MAGIC_V2_MIN: i16 = 4;
+
 /// `(api, min, max)` for every API the broker serves.
+///
+/// Produce and Fetch start at v0, below Kafka 4.0's v3/v4 (KIP-896): librdkafka 2.0 (Debian's
+/// kcat) derives codec support from these ranges and silently stops compressing gzip and
+/// snappy when the old versions are missing (measured: `test_kcat_compression_is_stored_as_sent`).
+/// Clients pick their highest common version, so none that can read our batches negotiates
+/// the old ones; one that does gets a per-partition error, never bytes in a format it does
+/// not expect (`test_pre_v2_batch_versions_get_a_clear_error`).
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 11),
-    (ApiKey::Fetch, 4, 16),
+    (ApiKey::Produce, 0, 11),
+    (ApiKey::Fetch, 0, 16),
     (ApiKey::ListOffsets, 1, 8),
     (ApiKey::Metadata, 0, 12),
     (ApiKey::ApiVersions, 0, 4),

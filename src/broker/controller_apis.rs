@@ -13,7 +13,26 @@ impl Broker {
     pub(super) async fn create_topics(&self, req: CreateTopicsRequest) -> CreateTopicsResponse {
         // Fields newer than the request's version (topic id, configs, …) are all ignorable:
         // the encoder leaves them out.
-        self.controller.create_topics(req).await
+        let validate_only = req.validate_only;
+        let resp = self.controller.create_topics(req).await;
+        if !validate_only {
+            self.wait_for_topics(&resp).await;
+        }
+        resp
+    }
+
+    /// Waits until every topic the controller created is in the broker's image.
+    pub(super) async fn wait_for_topics(&self, resp: &CreateTopicsResponse) {
+        let created: Vec<&str> = resp
+            .topics
+            .iter()
+            .filter(|t| t.error_code == 0)
+            .map(|t| t.name.as_str())
+            .collect();
+        if !created.is_empty() {
+            self.wait_for_image(|image| created.iter().all(|n| image.topics.by_name(n).is_some()))
+                .await;
+        }
     }
 
     pub(super) async fn delete_topics(

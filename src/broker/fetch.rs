@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use protocol::messages::{FetchRequest, FetchResponse};
-use protocol::ErrorCode;
+use protocol::{versions, ErrorCode};
 use storage::TopicPartition;
 
 use super::fetch_session::{LastSent, PartitionKey};
@@ -44,6 +44,9 @@ impl Broker {
                 image.topics.by_name(&key.topic)
             };
             let read = match topic.map(|t| (t, t.partitions.get(&key.partition))) {
+                _ if version < versions::FETCH_MAGIC_V2_MIN => {
+                    Err(ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT)
+                }
                 None | Some((_, None)) => Err(unknown),
                 Some((_, Some(reg))) if reg.leader != self.settings.node_id => {
                     Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)

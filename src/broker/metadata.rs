@@ -112,6 +112,7 @@ impl Broker {
             ..Default::default()
         };
         let resp = self.controller.create_topics(req).await;
+        self.wait_for_topics(&resp).await;
         for t in resp.topics {
             if t.error_code != 0 && t.error_code != ErrorCode::TOPIC_ALREADY_EXISTS.code() {
                 tracing::warn!(topic = %t.name, error = %ErrorCode(t.error_code), "auto topic creation failed");

@@ -7,7 +7,7 @@ use protocol::messages::produce_request::TopicProduceData;
 use protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use protocol::messages::{ProduceRequest, ProduceResponse};
 use protocol::records;
-use protocol::ErrorCode;
+use protocol::{versions, ErrorCode};
 
 use super::replica_manager::AppendOutcome;
 use super::Broker;
@@ -33,6 +33,9 @@ impl Broker {
             for p in partition_data {
                 let index = p.index;
                 let error = match &topic {
+                    _ if version < versions::PRODUCE_MAGIC_V2_MIN => {
+                        Some(ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT)
+                    }
                     None => Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
                     Some(t) if !t.partitions.contains_key(&index) => {
                         Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)

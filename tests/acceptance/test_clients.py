@@ -108,3 +108,56 @@ def test_kafka_python_manual_assign(kb_server):
     assert {tp.partition: o for tp, o in begins.items()} == {p: 0 for p in range(PARTITIONS)}
     assert {tp.partition: o for tp, o in ends.items()} == counts, \
         "ListOffsets latest != records per partition"
+
+
+def stored_codecs(partition_dir):
+    """The compression codec (attributes & 7) of every batch in a partition's segments."""
+    codecs = []
+    for log in sorted(partition_dir.glob("*.log")):
+        data = log.read_bytes()
+        pos = 0
+        while pos + 61 <= len(data):
+            batch_length = int.from_bytes(data[pos + 8:pos + 12], "big")
+            if batch_length <= 0:
+                break
+            codecs.append(int.from_bytes(data[pos + 21:pos + 23], "big") & 7)
+            pos += 12 + batch_length
+    return codecs
+
+
+def test_kcat_compression_is_stored_as_sent(kb_server, kcat_bin):
+    """librdkafka 2.0 (kcat) compresses only when the broker's ApiVersions makes it think the
+    codec is supported; batches are then stored in the codec the producer chose."""
+    for codec_id, codec in [(1, "gzip"), (2, "snappy"), (3, "lz4"), (4, "zstd")]:
+        topic = kb.unique_topic("kcat-" + codec)
+        kb.create_topic(kb_server.bootstrap, topic, 1)
+        data = b"".join(b"value-%04d-%s\n" % (i, b"x" * 200) for i in range(200))
+        r = kb.kcat(kcat_bin, kb_server.bootstrap,
+                    ["-P", "-t", topic, "-z", codec, "-X", "enable.idempotence=false"],
+                    input_bytes=data, timeout=90)
+        assert r.returncode == 0, r.stderr.decode("utf-8", "replace")[-2000:]
+        codecs = stored_codecs(kb_server.data_dir / (topic + "-0"))
+        assert codecs and set(codecs) == {codec_id}, \
+            "kcat -z %s: stored batch codecs %s" % (codec, codecs)
+        r = kb.kcat(kcat_bin, kb_server.bootstrap,
+                    ["-C", "-t", topic, "-o", "beginning", "-e", "-q"], timeout=90)
+        assert r.stdout.count(b"\n") == 200, r.stderr.decode("utf-8", "replace")[-2000:]
+
+
+def test_pre_v2_batch_versions_get_a_clear_error(kb_server):
+    """Produce v0-2 and Fetch v0-3 are advertised (for librdkafka's feature detection) but
+    carry message formats kraftbridge does not store: every partition gets
+    UNSUPPORTED_FOR_MESSAGE_FORMAT (43), never misread bytes."""
+    from test_groups import _Raw, _b, _i16, _i32, _i64, _s
+    topic = kb.unique_topic("oldfmt")
+    kb.create_topic(kb_server.bootstrap, topic, 1)
+    raw = _Raw("127.0.0.1", kb_server.port)
+    r = raw.call(0, 2, _i16(1) + _i32(5000) + _i32(1) + _s(topic) + _i32(1) + _i32(0)
+                 + _b(b"\x00" * 40))
+    assert r.i32() == 1 and r.string() == topic and r.i32() == 1
+    assert (r.i32(), r.i16()) == (0, 43)
+    r = raw.call(1, 3, _i32(-1) + _i32(0) + _i32(1) + _i32(1 << 20) + _i32(1) + _s(topic)
+                 + _i32(1) + _i32(0) + _i64(0) + _i32(1 << 20))
+    r.i32()  # throttle time
+    assert r.i32() == 1 and r.string() == topic and r.i32() == 1
+    assert (r.i32(), r.i16()) == (0, 43)
