@@ -353,7 +353,16 @@ impl Quorum {
             },
             &mut actions,
         )?;
-        self.execute(actions)
+        self.execute(actions)?;
+        // A round whose requests appended nothing (a refused CreateTopics, say) moves no high
+        // watermark, so Raft reports no commit: its answers are due now all the same, since
+        // everything they were decided on is committed.
+        if !self.replies.is_empty()
+            && self.raft.high_watermark() == Some(self.raft.log_end_offset())
+        {
+            self.answer_round();
+        }
+        Ok(())
     }
 
     fn execute(&mut self, actions: Vec<Action>) -> anyhow::Result<()> {
@@ -390,6 +399,11 @@ impl Quorum {
         if high_watermark < self.raft.log_end_offset() {
             return;
         }
+        self.answer_round();
+    }
+
+    /// Publishes the committed image and answers the round's requests.
+    fn answer_round(&mut self) {
         if let Some(tx) = &self.image_tx {
             let _ = tx.send(Arc::new(self.controller.image().clone()));
         }
@@ -646,6 +660,26 @@ mod tests {
         assert!(
             altered.responses.iter().all(|r| r.error_code == 0),
             "{altered:?}"
+        );
+        // A round that appends nothing (the topic exists) is answered all the same.
+        let again = round(&mut q, |tx| {
+            let topics = vec![CreatableTopic {
+                name: "orders".into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                ..Default::default()
+            }];
+            ControllerRequest::CreateTopics(
+                CreateTopicsRequest {
+                    topics,
+                    ..Default::default()
+                },
+                tx,
+            )
+        });
+        assert_eq!(
+            again.topics[0].error_code,
+            protocol::ErrorCode::TOPIC_ALREADY_EXISTS.code()
         );
         let before = q.controller.image().clone();
         assert_eq!(before.topics.len(), 2);
