@@ -10,9 +10,11 @@ mod describe;
 mod fetch;
 mod fetch_session;
 pub(crate) mod group;
+pub(crate) mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod produce;
+pub(crate) mod producer_state;
 pub(crate) mod replica_manager;
 
 use std::net::SocketAddr;
@@ -69,6 +71,8 @@ pub(crate) struct Broker {
     pub(crate) fetch_sessions: fetch_session::FetchSessions,
     /// The group coordinator (every group: this is a single node).
     pub(crate) groups: group::GroupCoordinatorHandle,
+    /// This broker's current block of producer ids (InitProducerId).
+    pub(crate) producer_ids: init_producer_id::ProducerIdBlock,
 }
 
 impl Broker {
@@ -199,6 +203,9 @@ impl Broker {
             }
             RequestBody::DeleteGroups(r) => {
                 respond(api, version, cid, &self.delete_groups(r).await)
+            }
+            RequestBody::InitProducerId(r) => {
+                respond(api, version, cid, &self.init_producer_id(r).await)
             }
             other => {
                 // The version table admits only the APIs above; reaching here means the table

@@ -156,6 +156,7 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         replicas: replicas.clone(),
         controller: quorum.client.clone(),
         fetch_sessions: Default::default(),
+        producer_ids: Default::default(),
         groups: crate::broker::group::GroupCoordinatorHandle::new(
             crate::broker::group::GroupSettings {
                 core: crate::broker::group::coordinator::CoordinatorConfig {

@@ -21,6 +21,8 @@ use storage::log::{FirstBatch, LogCheckpoints, PartitionLog};
 use storage::{LogDir, TopicPartition};
 use tokio::sync::{watch, Notify};
 
+use super::producer_state::{ProducerBatch, ProducerState, Verdict};
+
 pub(crate) use topic_config::{partition_config_from, PartitionConfig};
 
 /// How often housekeeping runs (flush policy, retention, checkpoints are checked against
@@ -28,6 +30,11 @@ pub(crate) use topic_config::{partition_config_from, PartitionConfig};
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
 /// Kafka's `log.flush.offset.checkpoint.interval.ms` default.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+/// How many of a log's last segments are scanned at open to rebuild the idempotent producer
+/// state (no `.snapshot` files): a producer idle for longer than that is treated as new.
+const PRODUCER_STATE_SEGMENTS: usize = 2;
+/// Read size of that scan.
+const PRODUCER_STATE_READ_BYTES: u64 = 1 << 20;
 /// Kafka's `log.retention.check.interval.ms` default.
 const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -48,6 +55,8 @@ pub(crate) struct Partition {
     log_append_time: AtomicBool,
     /// Locked only on blocking threads.
     log: Mutex<PartitionLog>,
+    /// Idempotent producers; locked only while holding `log`.
+    producers: Mutex<ProducerState>,
     high_watermark: AtomicI64,
     log_start_offset: AtomicI64,
 }
@@ -56,11 +65,13 @@ impl Partition {
     fn new(topic_id: Uuid, leader_epoch: i32, log_append_time: bool, log: PartitionLog) -> Self {
         let end = log.log_end_offset();
         let start = log.log_start_offset();
+        let producers = rebuild_producer_state(&log);
         Self {
             topic_id,
             leader_epoch: AtomicI32::new(leader_epoch),
             log_append_time: AtomicBool::new(log_append_time),
             log: Mutex::new(log),
+            producers: Mutex::new(producers),
             high_watermark: AtomicI64::new(end),
             log_start_offset: AtomicI64::new(start),
         }
@@ -319,9 +330,35 @@ impl ReplicaManager {
         } else {
             -1
         };
+        let producer = records::BatchHeader::parse(&batch)
+            .ok()
+            .and_then(|h| ProducerBatch::from_header(&h));
         let mut log = p.log();
+        let mut producers = p.producers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = &producer {
+            match producers.check(b) {
+                Ok(Verdict::Append) => {}
+                // A retry of a batch already in the log: not appended again (spec §2.7).
+                Ok(Verdict::Duplicate { first_offset, .. }) => {
+                    return AppendOutcome::Appended {
+                        base_offset: first_offset,
+                        log_append_time: -1,
+                        log_start_offset: log.log_start_offset(),
+                    }
+                }
+                Err(error) => {
+                    return AppendOutcome::Failed {
+                        error,
+                        message: None,
+                    }
+                }
+            }
+        }
         match log.append_as_leader(&mut batch, p.leader_epoch(), now) {
             Ok(info) => {
+                if let Some(b) = &producer {
+                    producers.record(b, info.first_offset, info.last_offset);
+                }
                 p.high_watermark
                     .store(log.log_end_offset(), Ordering::Release);
                 AppendOutcome::Appended {
@@ -664,6 +701,50 @@ pub(crate) async fn housekeeping(
         })
         .await;
     }
+}
+
+/// The idempotent producer state of `log`, from the batch headers of its last
+/// `PRODUCER_STATE_SEGMENTS` segments (Kafka reads its `.snapshot` files instead, then scans
+/// from the snapshot; records are not decoded here). Blocking.
+fn rebuild_producer_state(log: &PartitionLog) -> ProducerState {
+    let mut state = ProducerState::default();
+    let bases = log.segment_base_offsets();
+    let from = bases
+        .len()
+        .checked_sub(PRODUCER_STATE_SEGMENTS)
+        .and_then(|i| bases.get(i).copied())
+        .unwrap_or(i64::MIN);
+    let end = log.log_end_offset();
+    let mut offset = from.max(log.log_start_offset());
+    while offset < end {
+        let bytes = match log.read(
+            offset,
+            PRODUCER_STATE_READ_BYTES,
+            end,
+            FirstBatch::AlwaysWhole,
+        ) {
+            Ok(b) if !b.is_empty() => b,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(tp = %log.topic_partition(), "producer state scan stopped: {e}");
+                break;
+            }
+        };
+        let before = offset;
+        for batch in records::batches(&bytes) {
+            let Ok(batch) = batch else { break };
+            let h = &batch.header;
+            let last = h.base_offset + i64::from(h.last_offset_delta);
+            if let Some(b) = ProducerBatch::from_header(h) {
+                state.record(&b, h.base_offset, last);
+            }
+            offset = offset.max(last + 1);
+        }
+        if offset == before {
+            break;
+        }
+    }
+    state
 }
 
 /// KIP-320: a request's `current_leader_epoch` (-1 = not checked) against ours.

@@ -11,8 +11,9 @@ use protocol::messages::create_topics_response::CreatableTopicResult;
 use protocol::messages::delete_topics_response::DeletableTopicResult;
 use protocol::messages::incremental_alter_configs_response as iac;
 use protocol::messages::{
-    AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest, CreatePartitionsResponse,
-    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
+    AllocateProducerIdsRequest, AllocateProducerIdsResponse, AlterConfigsRequest,
+    AlterConfigsResponse, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
+    CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use protocol::ErrorCode;
@@ -34,6 +35,10 @@ pub(crate) enum ControllerRequest {
     IncrementalAlterConfigs(
         IncrementalAlterConfigsRequest,
         oneshot::Sender<IncrementalAlterConfigsResponse>,
+    ),
+    AllocateProducerIds(
+        AllocateProducerIdsRequest,
+        oneshot::Sender<AllocateProducerIdsResponse>,
     ),
     /// Server shutdown: the metadata thread answers what is queued before this and stops.
     /// (Broker handles outlive the thread, so the channel closing cannot be the signal.)
@@ -143,6 +148,19 @@ impl ControllerClient {
                         },
                     )
                     .collect(),
+                ..Default::default()
+            })
+    }
+
+    /// A block of producer ids for this broker (KIP-730).
+    pub(crate) async fn allocate_producer_ids(
+        &self,
+        req: AllocateProducerIdsRequest,
+    ) -> AllocateProducerIdsResponse {
+        self.call(req, ControllerRequest::AllocateProducerIds)
+            .await
+            .unwrap_or_else(|| AllocateProducerIdsResponse {
+                error_code: UNAVAILABLE.code(),
                 ..Default::default()
             })
     }

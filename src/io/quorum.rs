@@ -302,6 +302,10 @@ impl Quorum {
                 let result = self.controller.incremental_alter_configs(&r);
                 self.decide(result, tx);
             }
+            ControllerRequest::AllocateProducerIds(r, tx) => {
+                let result = self.controller.allocate_producer_ids(&r);
+                self.decide(result, tx);
+            }
         }
         false
     }
@@ -559,6 +563,14 @@ impl FailWith for protocol::messages::AlterConfigsResponse {
             .iter_mut()
             .filter(|t| t.error_code == 0)
             .for_each(|t| t.error_code = code.code());
+    }
+}
+
+impl FailWith for protocol::messages::AllocateProducerIdsResponse {
+    fn fail_with(&mut self, code: ErrorCode) {
+        if self.error_code == 0 {
+            self.error_code = code.code();
+        }
     }
 }
 
