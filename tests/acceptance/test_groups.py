@@ -80,14 +80,18 @@ def high_watermarks(bootstrap, topic):
         c.close()
 
 
-@pytest.mark.parametrize("initial_delay_ms", [0, None], ids=["delay0", "default-delay"])
-def test_smoke_clients_all_steps(kb_servers, smoke_script, kcat_bin, initial_delay_ms):
+@pytest.mark.parametrize("initial_delay_ms,idempotent",
+                         [(0, True), (None, False)], ids=["delay0-idempotent", "default-delay"])
+def test_smoke_clients_all_steps(kb_servers, smoke_script, kcat_bin, initial_delay_ms,
+                                 idempotent):
     """Every step of the shared smoke script, for all three clients; once with
-    group.initial.rebalance.delay.ms=0 and once with the default (3000)."""
+    group.initial.rebalance.delay.ms=0 and idempotent producers (`--idempotent`), once with
+    the default delay (3000 ms)."""
     props = {} if initial_delay_ms is None else {"group.initial.rebalance.delay.ms": initial_delay_ms}
     srv = kb_servers(props=props).start().wait_ready()
+    extra = ["--idempotent"] if idempotent else []
     r = subprocess.run([sys.executable, str(smoke_script), "--bootstrap", srv.bootstrap,
-                        "--timeout", "240"],
+                        "--timeout", "240"] + extra,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        errors="replace", timeout=300)
     print(r.stdout)
