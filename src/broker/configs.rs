@@ -215,13 +215,13 @@ impl Broker {
     }
 
     pub(super) async fn alter_configs(&self, req: AlterConfigsRequest) -> AlterConfigsResponse {
-        self.controller.alter_configs(req).await
+        self.controller.call(req).await
     }
 
     pub(super) async fn incremental_alter_configs(
         &self,
         req: IncrementalAlterConfigsRequest,
     ) -> IncrementalAlterConfigsResponse {
-        self.controller.incremental_alter_configs(req).await
+        self.controller.call(req).await
     }
 }

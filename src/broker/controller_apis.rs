@@ -14,7 +14,7 @@ impl Broker {
         // Fields newer than the request's version (topic id, configs, …) are all ignorable:
         // the encoder leaves them out.
         let validate_only = req.validate_only;
-        let resp = self.controller.create_topics(req).await;
+        let resp = self.controller.call(req).await;
         if !validate_only {
             self.wait_for_topics(&resp).await;
         }
@@ -54,13 +54,13 @@ impl Broker {
                 )
                 .collect();
         }
-        self.controller.delete_topics(req).await
+        self.controller.call(req).await
     }
 
     pub(super) async fn create_partitions(
         &self,
         req: CreatePartitionsRequest,
     ) -> CreatePartitionsResponse {
-        self.controller.create_partitions(req).await
+        self.controller.call(req).await
     }
 }

@@ -425,7 +425,7 @@ impl Broker {
                 timeout_ms: 30_000,
                 validate_only: false,
             };
-            let resp = self.controller.create_topics(req).await;
+            let resp = self.controller.call(req).await;
             self.groups.creating.store(false, Ordering::Release);
             for t in resp.topics {
                 let e = ErrorCode(t.error_code);

@@ -60,7 +60,7 @@ impl Broker {
                 .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
             let resp = self
                 .controller
-                .allocate_producer_ids(AllocateProducerIdsRequest {
+                .call(AllocateProducerIdsRequest {
                     broker_id: self.settings.node_id,
                     broker_epoch,
                 })

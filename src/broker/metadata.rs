@@ -111,7 +111,7 @@ impl Broker {
             timeout_ms: 30_000,
             ..Default::default()
         };
-        let resp = self.controller.create_topics(req).await;
+        let resp = self.controller.call(req).await;
         self.wait_for_topics(&resp).await;
         for t in resp.topics {
             if t.error_code != 0 && t.error_code != ErrorCode::TOPIC_ALREADY_EXISTS.code() {

@@ -54,141 +54,162 @@ pub(crate) struct ControllerClient {
 /// What a client sees when the controller is gone (shutting down).
 const UNAVAILABLE: ErrorCode = ErrorCode::NOT_CONTROLLER;
 
+/// A request the controller decides. `failed` is its answer when the decision cannot be
+/// carried out: every entry of the request gets `code` (the controller is gone, or its
+/// records could not be appended to the metadata log).
+pub(crate) trait ControllerCall: Sized {
+    type Response: Send + 'static;
+    /// The answer that fails every entry of this request with `code`.
+    fn failed(&self, code: ErrorCode) -> Self::Response;
+    /// This request with where its answer goes, for the metadata thread's queue.
+    fn into_request(self, reply: oneshot::Sender<Self::Response>) -> ControllerRequest;
+}
+
 impl ControllerClient {
     pub(crate) fn new(tx: mpsc::Sender<ControllerRequest>) -> Self {
         Self { tx }
     }
 
-    async fn call<Req, Resp>(
-        &self,
-        req: Req,
-        wrap: fn(Req, oneshot::Sender<Resp>) -> ControllerRequest,
-    ) -> Option<Resp> {
+    /// Sends `req` to the controller and waits for its committed answer.
+    pub(crate) async fn call<R: ControllerCall>(&self, req: R) -> R::Response {
+        let unavailable = req.failed(UNAVAILABLE);
         let (tx, rx) = oneshot::channel();
-        self.tx.send(wrap(req, tx)).await.ok()?;
-        rx.await.ok()
+        if self.tx.send(req.into_request(tx)).await.is_err() {
+            return unavailable;
+        }
+        rx.await.unwrap_or(unavailable)
     }
+}
 
-    pub(crate) async fn create_topics(&self, req: CreateTopicsRequest) -> CreateTopicsResponse {
-        let names: Vec<String> = req.topics.iter().map(|t| t.name.clone()).collect();
-        self.call(req, ControllerRequest::CreateTopics)
-            .await
-            .unwrap_or_else(|| CreateTopicsResponse {
-                topics: names
-                    .into_iter()
-                    .map(|name| CreatableTopicResult {
-                        name,
-                        error_code: UNAVAILABLE.code(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-    }
-
-    pub(crate) async fn delete_topics(&self, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
-        let topics: Vec<_> = req
+impl ControllerCall for CreateTopicsRequest {
+    type Response = CreateTopicsResponse;
+    fn failed(&self, code: ErrorCode) -> CreateTopicsResponse {
+        let topics = self
             .topics
             .iter()
-            .map(|t| (t.name.clone(), t.topic_id))
+            .map(|t| CreatableTopicResult {
+                name: t.name.clone(),
+                error_code: code.code(),
+                ..Default::default()
+            })
             .collect();
-        self.call(req, ControllerRequest::DeleteTopics)
-            .await
-            .unwrap_or_else(|| DeleteTopicsResponse {
-                responses: topics
-                    .into_iter()
-                    .map(|(name, topic_id)| DeletableTopicResult {
-                        name,
-                        topic_id,
-                        error_code: UNAVAILABLE.code(),
-                        ..Default::default()
-                    })
-                    .collect(),
+        CreateTopicsResponse {
+            topics,
+            ..Default::default()
+        }
+    }
+    fn into_request(self, reply: oneshot::Sender<CreateTopicsResponse>) -> ControllerRequest {
+        ControllerRequest::CreateTopics(self, reply)
+    }
+}
+
+impl ControllerCall for DeleteTopicsRequest {
+    type Response = DeleteTopicsResponse;
+    fn failed(&self, code: ErrorCode) -> DeleteTopicsResponse {
+        let responses = self
+            .topics
+            .iter()
+            .map(|t| DeletableTopicResult {
+                name: t.name.clone(),
+                topic_id: t.topic_id,
+                error_code: code.code(),
                 ..Default::default()
             })
+            .collect();
+        DeleteTopicsResponse {
+            responses,
+            ..Default::default()
+        }
     }
+    fn into_request(self, reply: oneshot::Sender<DeleteTopicsResponse>) -> ControllerRequest {
+        ControllerRequest::DeleteTopics(self, reply)
+    }
+}
 
-    pub(crate) async fn create_partitions(
-        &self,
-        req: CreatePartitionsRequest,
-    ) -> CreatePartitionsResponse {
-        let names: Vec<String> = req.topics.iter().map(|t| t.name.clone()).collect();
-        self.call(req, ControllerRequest::CreatePartitions)
-            .await
-            .unwrap_or_else(|| CreatePartitionsResponse {
-                results: names
-                    .into_iter()
-                    .map(|name| CreatePartitionsTopicResult {
-                        name,
-                        error_code: UNAVAILABLE.code(),
-                        ..Default::default()
-                    })
-                    .collect(),
+impl ControllerCall for CreatePartitionsRequest {
+    type Response = CreatePartitionsResponse;
+    fn failed(&self, code: ErrorCode) -> CreatePartitionsResponse {
+        let results = self
+            .topics
+            .iter()
+            .map(|t| CreatePartitionsTopicResult {
+                name: t.name.clone(),
+                error_code: code.code(),
                 ..Default::default()
             })
+            .collect();
+        CreatePartitionsResponse {
+            results,
+            ..Default::default()
+        }
     }
+    fn into_request(self, reply: oneshot::Sender<CreatePartitionsResponse>) -> ControllerRequest {
+        ControllerRequest::CreatePartitions(self, reply)
+    }
+}
 
-    pub(crate) async fn alter_configs(&self, req: AlterConfigsRequest) -> AlterConfigsResponse {
-        let resources: Vec<_> = req
+impl ControllerCall for AlterConfigsRequest {
+    type Response = AlterConfigsResponse;
+    fn failed(&self, code: ErrorCode) -> AlterConfigsResponse {
+        let responses = self
             .resources
             .iter()
-            .map(|r| (r.resource_type, r.resource_name.clone()))
+            .map(|r| AlterConfigsResourceResponse {
+                error_code: code.code(),
+                resource_type: r.resource_type,
+                resource_name: r.resource_name.clone(),
+                ..Default::default()
+            })
             .collect();
-        self.call(req, ControllerRequest::AlterConfigs)
-            .await
-            .unwrap_or_else(|| AlterConfigsResponse {
-                responses: resources
-                    .into_iter()
-                    .map(
-                        |(resource_type, resource_name)| AlterConfigsResourceResponse {
-                            error_code: UNAVAILABLE.code(),
-                            resource_type,
-                            resource_name,
-                            ..Default::default()
-                        },
-                    )
-                    .collect(),
-                ..Default::default()
-            })
+        AlterConfigsResponse {
+            responses,
+            ..Default::default()
+        }
     }
-
-    /// A block of producer ids for this broker (KIP-730).
-    pub(crate) async fn allocate_producer_ids(
-        &self,
-        req: AllocateProducerIdsRequest,
-    ) -> AllocateProducerIdsResponse {
-        self.call(req, ControllerRequest::AllocateProducerIds)
-            .await
-            .unwrap_or_else(|| AllocateProducerIdsResponse {
-                error_code: UNAVAILABLE.code(),
-                ..Default::default()
-            })
+    fn into_request(self, reply: oneshot::Sender<AlterConfigsResponse>) -> ControllerRequest {
+        ControllerRequest::AlterConfigs(self, reply)
     }
+}
 
-    pub(crate) async fn incremental_alter_configs(
-        &self,
-        req: IncrementalAlterConfigsRequest,
-    ) -> IncrementalAlterConfigsResponse {
-        let resources: Vec<_> = req
+impl ControllerCall for IncrementalAlterConfigsRequest {
+    type Response = IncrementalAlterConfigsResponse;
+    fn failed(&self, code: ErrorCode) -> IncrementalAlterConfigsResponse {
+        let responses = self
             .resources
             .iter()
-            .map(|r| (r.resource_type, r.resource_name.clone()))
-            .collect();
-        self.call(req, ControllerRequest::IncrementalAlterConfigs)
-            .await
-            .unwrap_or_else(|| IncrementalAlterConfigsResponse {
-                responses: resources
-                    .into_iter()
-                    .map(
-                        |(resource_type, resource_name)| iac::AlterConfigsResourceResponse {
-                            error_code: UNAVAILABLE.code(),
-                            resource_type,
-                            resource_name,
-                            ..Default::default()
-                        },
-                    )
-                    .collect(),
+            .map(|r| iac::AlterConfigsResourceResponse {
+                error_code: code.code(),
+                resource_type: r.resource_type,
+                resource_name: r.resource_name.clone(),
                 ..Default::default()
             })
+            .collect();
+        IncrementalAlterConfigsResponse {
+            responses,
+            ..Default::default()
+        }
+    }
+    fn into_request(
+        self,
+        reply: oneshot::Sender<IncrementalAlterConfigsResponse>,
+    ) -> ControllerRequest {
+        ControllerRequest::IncrementalAlterConfigs(self, reply)
+    }
+}
+
+/// A block of producer ids for a broker (KIP-730).
+impl ControllerCall for AllocateProducerIdsRequest {
+    type Response = AllocateProducerIdsResponse;
+    fn failed(&self, code: ErrorCode) -> AllocateProducerIdsResponse {
+        AllocateProducerIdsResponse {
+            error_code: code.code(),
+            ..Default::default()
+        }
+    }
+    fn into_request(
+        self,
+        reply: oneshot::Sender<AllocateProducerIdsResponse>,
+    ) -> ControllerRequest {
+        ControllerRequest::AllocateProducerIds(self, reply)
     }
 }

@@ -29,7 +29,9 @@ use protocol::{ErrorCode, Uuid};
 use storage::log::{FirstBatch, LogConfig, PartitionLog};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::controller_client::{ControllerClient, ControllerRequest, CONTROLLER_QUEUE_MAX};
+use super::controller_client::{
+    ControllerCall, ControllerClient, ControllerRequest, CONTROLLER_QUEUE_MAX,
+};
 use crate::broker::replica_manager::now_ms;
 use crate::config::ServerConfig;
 
@@ -284,42 +286,43 @@ impl Quorum {
             ControllerRequest::Shutdown => return true,
             ControllerRequest::CreateTopics(r, tx) => {
                 let result = self.controller.create_topics(&r);
-                self.decide(result, tx);
+                self.decide(&r, result, tx);
             }
             ControllerRequest::DeleteTopics(r, tx) => {
                 let result = self.controller.delete_topics(&r);
-                self.decide(result, tx);
+                self.decide(&r, result, tx);
             }
             ControllerRequest::CreatePartitions(r, tx) => {
                 let result = self.controller.create_partitions(&r);
-                self.decide(result, tx);
+                self.decide(&r, result, tx);
             }
             ControllerRequest::AlterConfigs(r, tx) => {
                 let result = self.controller.alter_configs(&r);
-                self.decide(result, tx);
+                self.decide(&r, result, tx);
             }
             ControllerRequest::IncrementalAlterConfigs(r, tx) => {
                 let result = self.controller.incremental_alter_configs(&r);
-                self.decide(result, tx);
+                self.decide(&r, result, tx);
             }
             ControllerRequest::AllocateProducerIds(r, tx) => {
                 let result = self.controller.allocate_producer_ids(&r);
-                self.decide(result, tx);
+                self.decide(&r, result, tx);
             }
         }
         false
     }
 
-    fn decide<T: FailWith + Send + 'static>(
+    fn decide<R: ControllerCall>(
         &mut self,
-        result: ControllerResult<T>,
-        tx: oneshot::Sender<T>,
+        req: &R,
+        result: ControllerResult<R::Response>,
+        tx: oneshot::Sender<R::Response>,
     ) {
         let mut reply = result.reply;
         if !result.records.is_empty() {
             if let Err(e) = self.propose(result.records) {
                 tracing::warn!("controller proposal failed: {e:#}");
-                reply.fail_with(propose_error_code(&e));
+                reply = req.failed(propose_error_code(&e));
             }
         }
         self.replies.push(Box::new(move || {
@@ -523,64 +526,6 @@ fn registration_request(
 fn propose_error_code(e: &anyhow::Error) -> ErrorCode {
     e.downcast_ref::<RaftError>()
         .map_or(ErrorCode::UNKNOWN_SERVER_ERROR, RaftError::error_code)
-}
-
-/// Marks every entry of a controller reply as failed (the proposal could not be appended).
-trait FailWith {
-    fn fail_with(&mut self, code: ErrorCode);
-}
-
-impl FailWith for protocol::messages::CreateTopicsResponse {
-    fn fail_with(&mut self, code: ErrorCode) {
-        self.topics
-            .iter_mut()
-            .filter(|t| t.error_code == 0)
-            .for_each(|t| t.error_code = code.code());
-    }
-}
-
-impl FailWith for protocol::messages::DeleteTopicsResponse {
-    fn fail_with(&mut self, code: ErrorCode) {
-        self.responses
-            .iter_mut()
-            .filter(|t| t.error_code == 0)
-            .for_each(|t| t.error_code = code.code());
-    }
-}
-
-impl FailWith for protocol::messages::CreatePartitionsResponse {
-    fn fail_with(&mut self, code: ErrorCode) {
-        self.results
-            .iter_mut()
-            .filter(|t| t.error_code == 0)
-            .for_each(|t| t.error_code = code.code());
-    }
-}
-
-impl FailWith for protocol::messages::AlterConfigsResponse {
-    fn fail_with(&mut self, code: ErrorCode) {
-        self.responses
-            .iter_mut()
-            .filter(|t| t.error_code == 0)
-            .for_each(|t| t.error_code = code.code());
-    }
-}
-
-impl FailWith for protocol::messages::AllocateProducerIdsResponse {
-    fn fail_with(&mut self, code: ErrorCode) {
-        if self.error_code == 0 {
-            self.error_code = code.code();
-        }
-    }
-}
-
-impl FailWith for protocol::messages::IncrementalAlterConfigsResponse {
-    fn fail_with(&mut self, code: ErrorCode) {
-        self.responses
-            .iter_mut()
-            .filter(|t| t.error_code == 0)
-            .for_each(|t| t.error_code = code.code());
-    }
 }
 
 #[cfg(test)]
