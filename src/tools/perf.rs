@@ -137,6 +137,24 @@ fn parse_bootstrap(value: &str) -> Result<Vec<String>> {
 }
 
 /// Connects to the first bootstrap server that answers ApiVersions.
+/// Deletes `topic` at the end of a run (a benchmark leaves no topics behind). A failure is
+/// printed as a warning and returned, so the run's report can say the topic is still there.
+async fn delete_topic_after_run(
+    servers: &[String],
+    client_id: &str,
+    topic: &str,
+    request_timeout: Duration,
+) -> Option<String> {
+    let deleted = async {
+        let mut conn = connect_bootstrap(servers, client_id, request_timeout).await?;
+        admin::delete_topic(&mut conn, topic, request_timeout).await
+    }
+    .await;
+    let message = format!("could not delete topic '{topic}': {:#}", deleted.err()?);
+    eprintln!("warning: {message}");
+    Some(message)
+}
+
 async fn connect_bootstrap(
     servers: &[String],
     client_id: &str,

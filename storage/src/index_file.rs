@@ -128,6 +128,31 @@ impl IndexFile {
         self.entries = self.entries.min(n);
     }
 
+    /// Keeps only the entries whose relative offset (the big-endian int32 at byte
+    /// `relative_offset_at` of each entry) is below `offset` − `base_offset`: both indexes'
+    /// `truncateTo`. Entries are sorted by that field (a time index may repeat offsets).
+    pub(crate) fn truncate_to_offset(
+        &mut self,
+        base_offset: i64,
+        offset: i64,
+        relative_offset_at: usize,
+    ) -> Result<()> {
+        let below = offset.saturating_sub(base_offset).saturating_sub(1);
+        let key = |e: &[u8]| {
+            let b = &e[relative_offset_at..relative_offset_at + 4];
+            i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let keep = self.lower_bound(key, below)?.map_or(0, |s| s + 1);
+        self.truncate_entries(keep);
+        Ok(())
+    }
+
+    /// Forgets every entry and preallocates `max_bytes` again (Kafka `reset`).
+    pub(crate) fn reset(&mut self, max_bytes: u64) -> Result<()> {
+        self.truncate_entries(0);
+        self.resize(max_bytes)
+    }
+
     /// Sets the file length to `bytes` rounded down to a whole entry (Kafka `resize`).
     pub(crate) fn resize(&mut self, bytes: u64) -> Result<()> {
         let len = bytes / self.entry_size * self.entry_size;

@@ -176,20 +176,14 @@ impl TimeIndex {
     /// Drops entries with offset ≥ `offset` (Kafka `TimeIndex.truncateTo`). Offsets may repeat
     /// in a time index, so this keeps exactly the entries below `offset`.
     pub(crate) fn truncate_to(&mut self, offset: i64) -> Result<()> {
-        let below = offset.saturating_sub(self.base_offset).saturating_sub(1);
-        let keep = self
-            .file
-            .lower_bound(|e| i64::from(be_i32(e, 8)), below)?
-            .map_or(0, |s| s + 1);
-        self.file.truncate_entries(keep);
+        self.file.truncate_to_offset(self.base_offset, offset, 8)?;
         self.last = OnceLock::new();
         Ok(())
     }
 
     /// Empties the index and preallocates it again.
     pub(crate) fn reset(&mut self, max_bytes: u64) -> Result<()> {
-        self.file.truncate_entries(0);
-        self.file.resize(max_bytes)?;
+        self.file.reset(max_bytes)?;
         self.last = OnceLock::new();
         Ok(())
     }

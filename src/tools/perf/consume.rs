@@ -764,18 +764,13 @@ pub(super) async fn run(args: ConsumeArgs) -> Result<()> {
 
     let mut cleanup_error = None;
     if args.delete_topic {
-        let deleted = async {
-            let mut conn =
-                super::connect_bootstrap(&settings.bootstrap, &settings.client_id, request_timeout)
-                    .await?;
-            admin::delete_topic(&mut conn, &args.topic, request_timeout).await
-        }
+        cleanup_error = super::delete_topic_after_run(
+            &settings.bootstrap,
+            &settings.client_id,
+            &args.topic,
+            request_timeout,
+        )
         .await;
-        if let Err(e) = deleted {
-            let message = format!("could not delete topic '{}': {e:#}", args.topic);
-            eprintln!("warning: {message}");
-            cleanup_error = Some(message);
-        }
     }
     let (report, stats) = outcome?;
     print_report(

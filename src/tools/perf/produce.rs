@@ -1098,18 +1098,13 @@ pub(super) async fn run(args: ProduceArgs) -> Result<()> {
     // Clean up even when the run failed: a benchmark leaves no topics behind.
     let mut cleanup_error = None;
     if we_created && !args.keep_topic {
-        let deleted = async {
-            let mut conn =
-                super::connect_bootstrap(&settings.bootstrap, &settings.client_id, request_timeout)
-                    .await?;
-            admin::delete_topic(&mut conn, &args.topic, request_timeout).await
-        }
+        cleanup_error = super::delete_topic_after_run(
+            &settings.bootstrap,
+            &settings.client_id,
+            &args.topic,
+            request_timeout,
+        )
         .await;
-        if let Err(e) = deleted {
-            let message = format!("could not delete topic '{}': {e:#}", args.topic);
-            eprintln!("warning: {message}");
-            cleanup_error = Some(message);
-        }
     }
     let (report, stats) = outcome?;
     let deleted = we_created && !args.keep_topic && cleanup_error.is_none();
