@@ -3,6 +3,8 @@ for kafka-python, confluent-kafka and kcat; committed offsets surviving a restar
 __consumer_offsets); the group admin APIs (list, describe, delete)."""
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -185,22 +187,47 @@ def test_two_members_share_partitions(kb_servers):
                              session_timeout_ms=10000, heartbeat_interval_ms=500,
                              request_timeout_ms=30000)
 
+    # Each member polls in its own thread, as real consumers do: polled in turns from one
+    # thread, a member whose JoinGroup waits for the other member's rejoin blocks that other
+    # member's poll, and its session expires (Kafka behaves the same).
     a, b = member(), member()
-    try:
-        seen = {}
-        deadline = kb.Deadline(60)
-        while not deadline.expired():
-            for c in (a, b):
-                for tp, recs in c.poll(timeout_ms=200).items():
+    seen = {}
+    assigned = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def run(name, c):
+        while not stop.is_set():
+            records = c.poll(timeout_ms=200)
+            with lock:
+                assigned[name] = {tp.partition for tp in c.assignment()}
+                for tp, recs in records.items():
                     for r in recs:
                         seen[(tp.partition, r.offset)] = seen.get((tp.partition, r.offset), 0) + 1
-            if len(seen) >= 200 and a.assignment() and b.assignment():
-                break
+
+    threads = [threading.Thread(target=run, args=(n, c), daemon=True)
+               for n, c in (("a", a), ("b", b))]
+    for t in threads:
+        t.start()
+    try:
+        deadline = kb.Deadline(60)
+        while not deadline.expired():
+            with lock:
+                pa, pb = assigned.get("a", set()), assigned.get("b", set())
+                if len(seen) >= 200 and pa and pb and not (pa & pb) \
+                        and pa | pb == set(range(PARTITIONS)):
+                    break
+            time.sleep(0.2)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
         assert len(seen) == 200, "read %d distinct records" % len(seen)
-        pa = {tp.partition for tp in a.assignment()}
-        pb = {tp.partition for tp in b.assignment()}
+        pa, pb = assigned.get("a", set()), assigned.get("b", set())
         assert pa and pb and not (pa & pb) and pa | pb == set(range(PARTITIONS)), (pa, pb)
     finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
         a.close()
         b.close()
 
