@@ -22,6 +22,7 @@ pub mod log;
 pub mod log_dir;
 pub mod meta_properties;
 pub mod partition_metadata;
+pub mod producer_snapshot;
 pub mod segment;
 pub mod time_index;
 pub mod topic_partition;
