@@ -298,6 +298,8 @@ pub(crate) struct ServerConfig {
     pub(crate) transaction_state_log_num_partitions: i32,
     pub(crate) transaction_state_log_segment_bytes: i32,
     pub(crate) transactional_id_expiration_ms: i32,
+    pub(crate) producer_id_expiration_ms: i32,
+    pub(crate) producer_id_expiration_check_interval_ms: i32,
     pub(crate) transaction_max_timeout_ms: i32,
 
     /// The supplied key/value pairs (trimmed; `node.id`/`broker.id` mirrored), for
@@ -1021,6 +1023,9 @@ fn build(v: &Values<'_>, warnings: &mut Vec<ConfigWarning>) -> Result<ServerConf
         transaction_state_log_num_partitions: v.int("transaction.state.log.num.partitions")?,
         transaction_state_log_segment_bytes: v.int("transaction.state.log.segment.bytes")?,
         transactional_id_expiration_ms: v.int("transactional.id.expiration.ms")?,
+        producer_id_expiration_ms: v.int("producer.id.expiration.ms")?,
+        producer_id_expiration_check_interval_ms: v
+            .int("producer.id.expiration.check.interval.ms")?,
         transaction_max_timeout_ms: v.int("transaction.max.timeout.ms")?,
         originals: BTreeMap::new(),
     })

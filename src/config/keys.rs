@@ -196,6 +196,9 @@ pub(crate) const KEYS: &[ConfigKey] = &[
     key("transaction.state.log.segment.bytes", Int, Some("104857600"), AtLeast(1)),
     key("transactional.id.expiration.ms", Int, Some("604800000"), AtLeast(1)),
     key("transaction.max.timeout.ms", Int, Some("900000"), AtLeast(1)),
+    key("producer.id.expiration.ms", Int, Some("86400000"), AtLeast(1)),
+    // Internal in Kafka (`defineInternal`), but settable; tests shorten it.
+    key("producer.id.expiration.check.interval.ms", Int, Some("600000"), AtLeast(1)),
     // --- ZooKeeper (legacy mode and the migration bridge) ---
     key("zookeeper.connect", Str, None, Any),
     key("zookeeper.session.timeout.ms", Int, Some("18000"), Any),
@@ -265,8 +268,6 @@ pub(crate) const IGNORED_KEYS: &[&str] = &[
     "offsets.load.buffer.size",
     "offsets.topic.compression.codec",
     "principal.builder.class",
-    "producer.id.expiration.check.interval.ms",
-    "producer.id.expiration.ms",
     "producer.purgatory.purge.interval.requests",
     "queued.max.request.bytes",
     "quota.window.num",
