@@ -126,7 +126,8 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         tokio::task::spawn_blocking({
             let log_dir = log_dir.clone();
             let log_config = crate::broker::replica_manager::partition_config_from(&config);
-            move || ReplicaManager::open(node_id, log_dir, log_config)
+            let expiry = crate::broker::producer_state::ProducerExpiry::from_config(&config);
+            move || ReplicaManager::open(node_id, log_dir, log_config, expiry)
         })
         .await??,
     );

@@ -6,6 +6,7 @@
 //! gone. With a single in-sync replica (this issue), the high watermark is the log end offset
 //! after each append.
 
+mod producer_snapshots;
 mod topic_config;
 
 use std::collections::BTreeMap;
@@ -21,7 +22,8 @@ use storage::log::{FirstBatch, LogCheckpoints, PartitionLog};
 use storage::{LogDir, TopicPartition};
 use tokio::sync::{watch, Notify};
 
-use super::producer_state::{ProducerBatch, ProducerState, Verdict};
+use super::producer_state::{ProducerBatch, ProducerExpiry, Verdict};
+use producer_snapshots::PartitionProducers;
 
 pub(crate) use topic_config::{partition_config_from, PartitionConfig};
 
@@ -30,11 +32,6 @@ pub(crate) use topic_config::{partition_config_from, PartitionConfig};
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
 /// Kafka's `log.flush.offset.checkpoint.interval.ms` default.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
-/// How many of a log's last segments are scanned at open to rebuild the idempotent producer
-/// state (no `.snapshot` files): a producer idle for longer than that is treated as new.
-const PRODUCER_STATE_SEGMENTS: usize = 2;
-/// Read size of that scan.
-const PRODUCER_STATE_READ_BYTES: u64 = 1 << 20;
 /// Kafka's `log.retention.check.interval.ms` default.
 const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -55,17 +52,22 @@ pub(crate) struct Partition {
     log_append_time: AtomicBool,
     /// Locked only on blocking threads.
     log: Mutex<PartitionLog>,
-    /// Idempotent producers; locked only while holding `log`.
-    producers: Mutex<ProducerState>,
+    /// Idempotent producers and their snapshots; locked only while holding `log`.
+    producers: Mutex<PartitionProducers>,
     high_watermark: AtomicI64,
     log_start_offset: AtomicI64,
 }
 
 impl Partition {
-    fn new(topic_id: Uuid, leader_epoch: i32, log_append_time: bool, log: PartitionLog) -> Self {
+    fn new(
+        topic_id: Uuid,
+        leader_epoch: i32,
+        log_append_time: bool,
+        log: PartitionLog,
+        producers: PartitionProducers,
+    ) -> Self {
         let end = log.log_end_offset();
         let start = log.log_start_offset();
-        let producers = rebuild_producer_state(&log);
         Self {
             topic_id,
             leader_epoch: AtomicI32::new(leader_epoch),
@@ -83,6 +85,10 @@ impl Partition {
 
     fn leader_epoch(&self) -> i32 {
         self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    fn producers(&self) -> std::sync::MutexGuard<'_, PartitionProducers> {
+        self.producers.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -139,6 +145,7 @@ pub(crate) struct ReplicaManager {
     node_id: i32,
     dir: LogDir,
     default_config: PartitionConfig,
+    producer_expiry: ProducerExpiry,
     partitions: RwLock<BTreeMap<TopicPartition, Arc<Partition>>>,
     /// Logs found on disk at start-up, adopted by `apply_image` when the image assigns them.
     loaded: Mutex<BTreeMap<TopicPartition, PartitionLog>>,
@@ -153,6 +160,7 @@ impl ReplicaManager {
         node_id: i32,
         path: PathBuf,
         default_config: PartitionConfig,
+        producer_expiry: ProducerExpiry,
     ) -> anyhow::Result<Self> {
         let dir = LogDir::open(&path)?;
         let mut loaded = BTreeMap::new();
@@ -170,6 +178,7 @@ impl ReplicaManager {
             node_id,
             dir,
             default_config,
+            producer_expiry,
             partitions: RwLock::new(BTreeMap::new()),
             loaded: Mutex::new(loaded),
             appended: Notify::new(),
@@ -256,10 +265,9 @@ impl ReplicaManager {
                     if let Err(e) = log.set_config(config.log.clone()) {
                         tracing::warn!(%tp, "topic config not applied: {e}");
                     }
-                    partitions.insert(
-                        tp,
-                        Arc::new(Partition::new(topic_id, epoch, config.log_append_time, log)),
-                    );
+                    let producers = PartitionProducers::load(&log, self.producer_expiry, now);
+                    let p = Partition::new(topic_id, epoch, config.log_append_time, log, producers);
+                    partitions.insert(tp, Arc::new(p));
                 }
                 Err(e) => tracing::error!(%tp, "cannot create the partition log: {e}"),
             }
@@ -334,7 +342,7 @@ impl ReplicaManager {
             .ok()
             .and_then(|h| ProducerBatch::from_header(&h));
         let mut log = p.log();
-        let mut producers = p.producers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut producers = p.producers();
         if let Some(b) = &producer {
             match producers.check(b) {
                 Ok(Verdict::Append) => {}
@@ -356,9 +364,7 @@ impl ReplicaManager {
         }
         match log.append_as_leader(&mut batch, p.leader_epoch(), now) {
             Ok(info) => {
-                if let Some(b) = &producer {
-                    producers.record(b, info.first_offset, info.last_offset);
-                }
+                producers.on_append(&log, producer.as_ref(), &info);
                 p.high_watermark
                     .store(log.log_end_offset(), Ordering::Release);
                 AppendOutcome::Appended {
@@ -632,6 +638,7 @@ impl ReplicaManager {
                 p.log_start_offset
                     .store(log.log_start_offset(), Ordering::Release);
             }
+            p.producers().maintain(&log, now);
         }
     }
 
@@ -648,10 +655,16 @@ impl ReplicaManager {
         let mut checkpoints = Vec::new();
         for (tp, p) in partitions {
             let log = match Arc::try_unwrap(p) {
-                Ok(p) => p.log.into_inner().unwrap_or_else(|e| e.into_inner()),
+                Ok(p) => {
+                    let log = p.log.into_inner().unwrap_or_else(|e| e.into_inner());
+                    let mut producers = p.producers.into_inner().unwrap_or_else(|e| e.into_inner());
+                    producers.close(&log);
+                    log
+                }
                 Err(p) => {
                     // Still referenced by an in-flight request: flush what we can.
                     let mut log = p.log();
+                    p.producers().close(&log);
                     log.flush()?;
                     checkpoints.push(log.checkpoints());
                     tracing::warn!(%tp, "log still in use at shutdown; flushed, not closed");
@@ -701,50 +714,6 @@ pub(crate) async fn housekeeping(
         })
         .await;
     }
-}
-
-/// The idempotent producer state of `log`, from the batch headers of its last
-/// `PRODUCER_STATE_SEGMENTS` segments (Kafka reads its `.snapshot` files instead, then scans
-/// from the snapshot; records are not decoded here). Blocking.
-fn rebuild_producer_state(log: &PartitionLog) -> ProducerState {
-    let mut state = ProducerState::default();
-    let bases = log.segment_base_offsets();
-    let from = bases
-        .len()
-        .checked_sub(PRODUCER_STATE_SEGMENTS)
-        .and_then(|i| bases.get(i).copied())
-        .unwrap_or(i64::MIN);
-    let end = log.log_end_offset();
-    let mut offset = from.max(log.log_start_offset());
-    while offset < end {
-        let bytes = match log.read(
-            offset,
-            PRODUCER_STATE_READ_BYTES,
-            end,
-            FirstBatch::AlwaysWhole,
-        ) {
-            Ok(b) if !b.is_empty() => b,
-            Ok(_) => break,
-            Err(e) => {
-                tracing::warn!(tp = %log.topic_partition(), "producer state scan stopped: {e}");
-                break;
-            }
-        };
-        let before = offset;
-        for batch in records::batches(&bytes) {
-            let Ok(batch) = batch else { break };
-            let h = &batch.header;
-            let last = h.base_offset + i64::from(h.last_offset_delta);
-            if let Some(b) = ProducerBatch::from_header(h) {
-                state.record(&b, h.base_offset, last);
-            }
-            offset = offset.max(last + 1);
-        }
-        if offset == before {
-            break;
-        }
-    }
-    state
 }
 
 /// KIP-320: a request's `current_leader_epoch` (-1 = not checked) against ours.

@@ -1,0 +1,226 @@
+//! A partition's idempotent producer state together with its `<offset>.snapshot` files
+//! (spec §4.2; Kafka `UnifiedLog.rebuildProducerState/roll/close`,
+//! `ProducerStateManager.takeSnapshot/truncateAndReload`): loaded at log open from the latest
+//! valid snapshot plus a replay of the batch headers after it, snapshotted at every segment
+//! roll and at clean close, and pruned as the log start offset moves.
+//!
+//! Runs on the blocking threads, under the partition's log lock. A snapshot that cannot be
+//! written is logged and skipped: the in-memory state stays right, and the next load falls
+//! back to an older snapshot and a longer replay.
+
+use std::path::PathBuf;
+
+use protocol::records;
+use storage::log::{AppendInfo, FirstBatch, PartitionLog};
+use storage::producer_snapshot::{self, SnapshotFiles, SnapshotSync};
+
+use crate::broker::producer_state::{ProducerBatch, ProducerExpiry, ProducerState, Verdict};
+use protocol::ErrorCode;
+
+/// Read size of the replay at load.
+const REPLAY_READ_BYTES: u64 = 1 << 20;
+/// Without any snapshot, how many of the log's last segments are replayed (see
+/// `PartitionProducers::load`).
+const FALLBACK_REPLAY_SEGMENTS: usize = 2;
+
+/// The producer state of one partition and the bookkeeping of its snapshot files.
+#[derive(Debug)]
+pub(crate) struct PartitionProducers {
+    state: ProducerState,
+    /// Offset of the latest snapshot written or loaded (Kafka `lastSnapOffset`): a new one is
+    /// written only above it.
+    last_snapshot: i64,
+    /// Base of the active segment when last seen: an append that lands elsewhere rolled.
+    active_segment: i64,
+    /// Log start offset when last seen: snapshots at or below a new one are deleted.
+    log_start_offset: i64,
+    /// Roll snapshots written without fsync, synced by the next `maintain`.
+    unsynced: Vec<PathBuf>,
+}
+
+impl PartitionProducers {
+    /// Loads the producer state of `log` (Kafka `LogLoader` + `rebuildProducerState`):
+    /// removes stray and out-of-range snapshots, loads the latest valid one at or below the
+    /// log end offset, replays the batch headers from there to the log end, and snapshots the
+    /// result at the log end offset. Blocking.
+    pub(crate) fn load(log: &PartitionLog, expiry: ProducerExpiry, now: i64) -> Self {
+        let tp = log.topic_partition();
+        let dir = log.dir();
+        let bases = log.segment_base_offsets();
+        let start = log.log_start_offset();
+        let end = log.log_end_offset();
+        // Kafka `LogLoader`: stray snapshots first, then `truncateAndReload`'s out-of-range
+        // ones, then the latest valid one.
+        let loaded = SnapshotFiles::list(dir).and_then(|mut files| {
+            files.remove_stray(&bases)?;
+            files.delete_above(end)?;
+            files.delete_at_or_below(start)?;
+            files.load_latest(end)
+        });
+        let loaded = loaded.unwrap_or_else(|e| {
+            tracing::warn!(%tp, "cannot read producer snapshots, replaying the log: {e}");
+            None
+        });
+        let (state, replay_from, last_snapshot) = match loaded {
+            Some(s) => {
+                tracing::debug!(%tp, file = %s.path.display(), "loading producer state");
+                let state = ProducerState::from_snapshot(&s.entries, expiry, now);
+                (state, s.offset, s.offset)
+            }
+            // No snapshot: a data dir written before kraftbridge kept snapshots (or one whose
+            // snapshots were all corrupt or below the log start). Kafka would write empty
+            // snapshots after a clean shutdown, dropping every producer, or replay the whole
+            // log otherwise; we replay the last segments as kraftbridge always did, so an
+            // upgrade keeps recent producers without an unbounded scan at start-up.
+            None => {
+                let from = bases
+                    .len()
+                    .checked_sub(FALLBACK_REPLAY_SEGMENTS)
+                    .and_then(|i| bases.get(i).copied())
+                    .unwrap_or(start)
+                    .max(start);
+                (ProducerState::new(expiry, now), from, start)
+            }
+        };
+        let mut me = Self {
+            state,
+            last_snapshot,
+            active_segment: log.log_end_offset_metadata().segment_base_offset,
+            log_start_offset: start,
+            unsynced: Vec::new(),
+        };
+        me.replay(log, replay_from, &bases);
+        me.snapshot(log, end, SnapshotSync::Now);
+        me
+    }
+
+    /// Records the batch headers of `log` in `[from, log end)`. As Kafka, it snapshots at the
+    /// bases of the last two segments it crosses, so that the next load replays less.
+    fn replay(&mut self, log: &PartitionLog, from: i64, bases: &[i64]) {
+        let end = log.log_end_offset();
+        let mut snapshot_at: Vec<i64> = bases
+            .iter()
+            .rev()
+            .take(2)
+            .rev()
+            .copied()
+            .filter(|&b| b > from)
+            .collect();
+        let mut offset = from;
+        while offset < end {
+            let bytes = match log.read(offset, REPLAY_READ_BYTES, end, FirstBatch::AlwaysWhole) {
+                Ok(b) if !b.is_empty() => b,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(tp = %log.topic_partition(), offset, "producer state replay stopped: {e}");
+                    break;
+                }
+            };
+            let before = offset;
+            for batch in records::batches(&bytes) {
+                let Ok(batch) = batch else { break };
+                let h = &batch.header;
+                while let Some(&at) = snapshot_at.first().filter(|&&at| h.base_offset >= at) {
+                    self.snapshot(log, at, SnapshotSync::Now);
+                    snapshot_at.remove(0);
+                }
+                let last = h.base_offset + i64::from(h.last_offset_delta);
+                if let Some(b) = ProducerBatch::from_header(h) {
+                    self.state.record(&b, h.base_offset, last);
+                }
+                offset = offset.max(last + 1);
+            }
+            if offset == before {
+                break;
+            }
+        }
+    }
+
+    /// Writes the state as the snapshot at `offset` if that is above the latest one (Kafka
+    /// `takeSnapshot`: never twice at one offset, never at 0).
+    fn snapshot(&mut self, log: &PartitionLog, offset: i64, sync: SnapshotSync) {
+        if offset <= self.last_snapshot {
+            return;
+        }
+        match producer_snapshot::write(log.dir(), offset, &self.state.to_snapshot(), sync) {
+            Ok(path) => {
+                self.last_snapshot = offset;
+                if sync == SnapshotSync::Deferred {
+                    self.unsynced.push(path);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(tp = %log.topic_partition(), "cannot write producer snapshot: {e}")
+            }
+        }
+    }
+
+    /// Checks a client's batch (see [`ProducerState::check`]).
+    pub(crate) fn check(&self, b: &ProducerBatch) -> Result<Verdict, ErrorCode> {
+        self.state.check(b)
+    }
+
+    /// After a successful append: if it rolled a new segment, snapshots the state as it was
+    /// before this batch, named after the new segment's base (Kafka `UnifiedLog.roll`, also
+    /// without producers, fsync deferred); then records the batch.
+    pub(crate) fn on_append(
+        &mut self,
+        log: &PartitionLog,
+        batch: Option<&ProducerBatch>,
+        info: &AppendInfo,
+    ) {
+        let segment = info.position.segment_base_offset;
+        if segment != self.active_segment {
+            self.active_segment = segment;
+            self.snapshot(log, segment, SnapshotSync::Deferred);
+        }
+        if let Some(b) = batch {
+            self.state.record(b, info.first_offset, info.last_offset);
+        }
+    }
+
+    /// Periodic work, after retention: fsyncs the roll snapshots, snapshots a roll that
+    /// retention made (it keeps one empty segment at the log end), deletes snapshots at or
+    /// below a moved log start offset (retention, DeleteRecords), and expires idle producers
+    /// when the check is due.
+    pub(crate) fn maintain(&mut self, log: &PartitionLog, now: i64) {
+        let tp = log.topic_partition();
+        self.sync_deferred(log);
+        let active = log.log_end_offset_metadata().segment_base_offset;
+        if active != self.active_segment {
+            self.active_segment = active;
+            self.snapshot(log, active, SnapshotSync::Now);
+        }
+        let start = log.log_start_offset();
+        if start > self.log_start_offset {
+            self.log_start_offset = start;
+            // Kafka `onLogStartOffsetIncremented`: the latest remaining snapshot, or the log
+            // start offset, is what the next one must exceed.
+            self.last_snapshot = self.last_snapshot.max(start);
+            let deleted =
+                SnapshotFiles::list(log.dir()).and_then(|mut f| f.delete_at_or_below(start));
+            if let Err(e) = deleted {
+                tracing::warn!(%tp, "cannot delete producer snapshots: {e}");
+            }
+        }
+        let expired = self.state.maybe_remove_expired(now);
+        if expired > 0 {
+            tracing::info!(%tp, expired, "expired idle producer ids");
+        }
+    }
+
+    /// At clean close: the snapshot at the log end offset (fsynced), so the next start loads
+    /// it without replaying (Kafka `UnifiedLog.close`).
+    pub(crate) fn close(&mut self, log: &PartitionLog) {
+        self.sync_deferred(log);
+        self.snapshot(log, log.log_end_offset(), SnapshotSync::Now);
+    }
+
+    fn sync_deferred(&mut self, log: &PartitionLog) {
+        for path in self.unsynced.drain(..) {
+            if let Err(e) = producer_snapshot::sync(&path) {
+                tracing::warn!(tp = %log.topic_partition(), "cannot fsync producer snapshot: {e}");
+            }
+        }
+    }
+}
