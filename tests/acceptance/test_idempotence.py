@@ -1,7 +1,12 @@
-"""Idempotent producer: InitProducerId, sequence checks and deduplication of retries (spec §2.7)."""
+"""Idempotent producer: InitProducerId, sequence checks and deduplication of retries (spec §2.7),
+kept across clean restarts and SIGKILLs by the producer state snapshots (spec §4)."""
 from __future__ import annotations
 
 import struct
+import threading
+from collections import Counter
+
+import pytest
 
 import kb
 from test_groups import _Raw
@@ -158,3 +163,219 @@ def test_confluent_kafka_idempotent_producer(kb_server):
     records, end = _read_all(kb_server.bootstrap, topic, 300)
     assert [r.value for r in records] == [b"v%d" % i for i in range(300)]
     assert end == 300
+
+
+# ---------------------------------------------------------------------------------------------
+# producer state across crashes: <offset>.snapshot files (spec §4)
+# ---------------------------------------------------------------------------------------------
+def _partition_dir(srv, topic: str, partition: int = 0):
+    return srv.data_dir / ("%s-%d" % (topic, partition))
+
+
+def _offsets_of(d, suffix: str) -> list[int]:
+    """Offsets of the `<20 digits><suffix>` files in partition dir `d`, sorted."""
+    return sorted(int(p.name[:-len(suffix)]) for p in d.iterdir()
+                  if p.name.endswith(suffix) and len(p.name) == 20 + len(suffix))
+
+
+def _read_snapshot(path) -> dict[int, tuple]:
+    """Decode a producer snapshot (spec §4.1) independently of the server: checks the version
+    and the CRC32C; returns {producer id: (epoch, last seq, last offset, offset delta,
+    timestamp, coordinator epoch, txn first offset)}."""
+    from kafka.record.util import calc_crc32c
+    data = path.read_bytes()
+    version, crc, count = struct.unpack_from(">hIi", data, 0)
+    assert version == 1, "%s: version %d" % (path, version)
+    assert crc == calc_crc32c(data[6:]), "%s: CRC mismatch" % path
+    assert len(data) == 10 + 46 * count, "%s: %d bytes for %d entries" % (path, len(data), count)
+    out = {}
+    for i in range(count):
+        pid, *rest = struct.unpack_from(">qhiqiqiq", data, 10 + 46 * i)
+        out[pid] = tuple(rest)
+    return out
+
+
+@pytest.mark.timeout(300)
+def test_snapshots_keep_deduplication_beyond_the_last_two_segments(kb_servers):
+    """(b) A producer whose last batch lies before the last two segments is still known after
+    a SIGKILL restart: its state comes from the roll snapshots, not from a scan. (c) Roll and
+    clean-shutdown snapshots carry Kafka's names and layout."""
+    srv = kb_servers(props={"log.segment.bytes": 1024}).start().wait_ready()
+    topic = kb.unique_topic("idem-snap")
+    kb.create_topic(srv.bootstrap, topic, 1)
+    pdir = _partition_dir(srv, topic)
+
+    raw = _Raw("127.0.0.1", srv.port)
+    try:
+        _, pid_a, epoch_a = _init_producer_id(raw)
+        _, pid_b, epoch_b = _init_producer_id(raw)
+        first_a = _batch(pid_a, epoch_a, 0, [b"a0", b"a1", b"a2"])
+        assert _produce(raw, topic, first_a) == (NONE, 0)
+        # Producer B alone fills enough ~200-byte batches to roll well past A's segment.
+        offset = 3
+        for i in range(40):
+            batch = _batch(pid_b, epoch_b, 2 * i, [b"b" * 60, b"b" * 60])
+            assert _produce(raw, topic, batch) == (NONE, offset)
+            offset += 2
+        end = offset
+    finally:
+        raw.close()
+
+    bases = _offsets_of(pdir, ".log")
+    assert len(bases) >= 5, "segment.bytes=1024 should have rolled often: %s" % bases
+    # (c) One snapshot per roll, named after the new segment's base; none at offset 0.
+    assert _offsets_of(pdir, ".snapshot") == bases[1:]
+    at_last_roll = _read_snapshot(pdir / ("%020d.snapshot" % bases[-1]))
+    assert at_last_roll[pid_a][:3] == (epoch_a, 2, 2), at_last_roll
+    assert at_last_roll[pid_b][0] == epoch_b
+
+    srv.kill()
+    srv.start().wait_ready()
+    raw = _Raw("127.0.0.1", srv.port)
+    try:
+        # (b) A's batch is six-plus segments back, yet its resend is still a duplicate with
+        # the original offset, and A's next sequence must follow on (an unknown producer
+        # would be accepted at any sequence).
+        assert _produce(raw, topic, first_a) == (NONE, 0)
+        assert _produce(raw, topic, _batch(pid_a, epoch_a, 9, [b"gap"]))[0] \
+            == OUT_OF_ORDER_SEQUENCE_NUMBER
+        assert _produce(raw, topic, _batch(pid_a, epoch_a, 3, [b"a3"])) == (NONE, end)
+        last_b = _batch(pid_b, epoch_b, 78, [b"b" * 60, b"b" * 60])
+        assert _produce(raw, topic, last_b) == (NONE, end - 2)
+    finally:
+        raw.close()
+
+    # (c) A clean shutdown writes the snapshot at the log end offset.
+    assert srv.stop() == 0
+    at_end = _read_snapshot(pdir / ("%020d.snapshot" % (end + 1)))
+    assert at_end[pid_a][:4] == (epoch_a, 3, end, 0), at_end
+    assert at_end[pid_b][:4] == (epoch_b, 79, end - 1, 1), at_end
+    assert all(e[4] > 0 and e[5:] == (-1, -1) for e in at_end.values()), at_end
+
+    # Loaded from that snapshot: both producers' last batches are still duplicates.
+    srv.start().wait_ready()
+    raw = _Raw("127.0.0.1", srv.port)
+    try:
+        assert _produce(raw, topic, _batch(pid_a, epoch_a, 3, [b"a3"])) == (NONE, end)
+        assert _produce(raw, topic, last_b) == (NONE, end - 2)
+    finally:
+        raw.close()
+    records, log_end = _read_all(srv.bootstrap, topic, end + 1)
+    assert log_end == end + 1
+    assert [r.value for r in records[:3]] == [b"a0", b"a1", b"a2"]
+    assert [r.value for r in records[3:end]] == [b"b" * 60] * (end - 3)
+    assert records[end].value == b"a3"
+
+
+KILL_ROUNDS = 4
+ACKS_PER_ROUND = 20000
+#: Pads each value to ~100 bytes, so the records span several segments.
+PADDING = b"p" * 88
+
+
+@pytest.mark.timeout(600)
+def test_sigkill_during_idempotent_produce_neither_duplicates_nor_loses(kb_servers):
+    """(a) An idempotent confluent-kafka producer keeps producing numbered records while the
+    server is SIGKILLed and restarted (same data dir and port) a few times. Its retries of
+    batches that did reach the log must be answered as duplicates, so: every acknowledged
+    record is in the log exactly once at its acknowledged offset, no record is there twice,
+    and each partition holds the records in produce order. Small segments make the restarts
+    load roll snapshots and replay after them."""
+    from confluent_kafka import Producer
+
+    # ~12 batches of at most 200 records per segment: restarts load roll snapshots, and a
+    # kill rarely lands within the few in-flight batches after a roll (only the last batch
+    # per producer before a snapshot survives it, as in Kafka). An fsync per append keeps
+    # the broker inside appends most of the time, so a kill usually leaves appended batches
+    # unacknowledged: the retries the test is about.
+    srv = kb_servers(props={"log.segment.bytes": 262144,
+                            "log.flush.interval.messages": 1}).start().wait_ready()
+    topic = kb.unique_topic("idem-kill")
+    partitions = 2
+    kb.create_topic(srv.bootstrap, topic, partitions)
+
+    acked = {}            # seq -> (partition, offset), from delivery reports
+    failed = []           # (seq, error) of records the producer gave up on
+    lock = threading.Lock()
+    stop = threading.Event()
+    produced = [0]
+    thread_error = []
+
+    def seq_of(value: bytes) -> int:
+        return int(value.rsplit(b":", 1)[1])
+
+    def producer_loop():
+        try:
+            p = Producer({"bootstrap.servers": srv.bootstrap, "client.id": "kb-idem-kill",
+                          "enable.idempotence": True, "acks": "all", "linger.ms": 2,
+                          "batch.num.messages": 200,
+                          "message.timeout.ms": 180000, "retry.backoff.ms": 100,
+                          "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 500,
+                          "log.connection.close": False})
+
+            def on_delivery(err, msg):
+                seq = seq_of(msg.value())
+                with lock:
+                    if err is None:
+                        acked[seq] = (msg.partition(), msg.offset())
+                    else:
+                        failed.append((seq, str(err)))
+
+            seq = 0
+            while not stop.is_set():
+                if len(p) > 5000:          # bound the queue: wait for acks
+                    p.poll(0.01)
+                    continue
+                try:
+                    p.produce(topic, key=b"k%02d" % (seq % 40), value=b"%s:%09d" % (PADDING, seq),
+                              on_delivery=on_delivery)
+                except BufferError:
+                    p.poll(0.01)
+                    continue
+                seq += 1
+                produced[0] = seq
+                p.poll(0)
+            # Deliver what is queued or in flight, retried against the restarted server.
+            p.flush(170)
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            thread_error.append(repr(e))
+
+    t = threading.Thread(target=producer_loop, name="idem-kill-producer", daemon=True)
+    t.start()
+    try:
+        for round_ in range(KILL_ROUNDS):
+            want = (round_ + 1) * ACKS_PER_ROUND
+            kb.wait_for(lambda: thread_error or len(acked) >= want, 120,
+                        "%d acknowledged records before kill %d" % (want, round_ + 1),
+                        interval=0.05)
+            assert not thread_error, thread_error
+            srv.kill()
+            srv.start().wait_ready()
+        # Some records acknowledged by the last incarnation too, then finish.
+        want = (KILL_ROUNDS + 1) * ACKS_PER_ROUND
+        kb.wait_for(lambda: thread_error or len(acked) >= want, 120,
+                    "%d acknowledged records after the last restart" % want, interval=0.05)
+        stop.set()
+        t.join(180)
+        assert not t.is_alive(), "producer thread still flushing after 180s"
+    finally:
+        stop.set()
+    assert not thread_error, thread_error
+
+    records = kb.kafka_python_read_all(srv.bootstrap, topic, partitions, timeout=120)
+    with lock:
+        final_acked = dict(acked)
+    summary = "produced %d, acked %d, failed %d, read back %d, %d kills" % (
+        produced[0], len(final_acked), len(failed), len(records), KILL_ROUNDS)
+    print(summary)
+    counts = Counter(seq_of(v) for _, _, _, v in records)
+    dups = sorted(s for s, n in counts.items() if n > 1)
+    assert not dups, "%d records in the log twice, e.g. %s; %s" % (len(dups), dups[:5], summary)
+    at = {(p, off): seq_of(v) for p, off, _, v in records}
+    lost = sorted(s for s, po in final_acked.items() if at.get(po) != s)
+    assert not lost, "%d acknowledged records missing or moved, first %s; %s" % (
+        len(lost), [(s, final_acked[s], at.get(final_acked[s])) for s in lost[:5]], summary)
+    assert not kb.check_partition_order(records, seq_of), summary
+    # With a long message.timeout.ms nothing may be given up on: the retries succeed.
+    assert not failed, "undelivered: %s; %s" % (failed[:5], summary)
+    assert len(final_acked) == produced[0], summary
