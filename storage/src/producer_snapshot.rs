@@ -554,11 +554,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         touch_snapshots(dir.path(), &[10, 20]);
         fs::write(snapshot_path(dir.path(), 30), b"\x00\x01garbage").unwrap();
-        fs::write(
-            snapshot_path(dir.path(), 20),
-            encode(&[entry(1)])[..12].to_vec(),
-        )
-        .unwrap();
+        fs::write(snapshot_path(dir.path(), 20), &encode(&[entry(1)])[..12]).unwrap();
         let got = files(dir.path()).load_latest(i64::MAX).unwrap().unwrap();
         assert_eq!(got.offset, 10);
         assert_eq!(names(dir.path()), vec![10]);

@@ -132,7 +132,8 @@ def test_raw_resend_is_deduplicated_also_after_restart(kb_servers):
     assert [r.value for r in records] == [b"a", b"b", b"c", b"d", b"e", b"f"]
     assert end == 6
 
-    # The producer state is rebuilt from the log at restart: a resend is still a duplicate.
+    # The producer state is reloaded from the snapshot the clean shutdown wrote at the log
+    # end offset: a resend is still a duplicate.
     assert srv.stop() == 0
     srv.start().wait_ready()
     raw = _Raw("127.0.0.1", srv.port)
@@ -379,3 +380,27 @@ def test_sigkill_during_idempotent_produce_neither_duplicates_nor_loses(kb_serve
     # With a long message.timeout.ms nothing may be given up on: the retries succeed.
     assert not failed, "undelivered: %s; %s" % (failed[:5], summary)
     assert len(final_acked) == produced[0], summary
+
+
+def test_idle_producer_expires(kb_servers):
+    """A producer idle for producer.id.expiration.ms is forgotten by the periodic check: its
+    next batch is then accepted at any sequence, as for a new producer (Kafka
+    `removeExpiredProducers`)."""
+    srv = kb_servers(props={"producer.id.expiration.ms": 3000,
+                            "producer.id.expiration.check.interval.ms": 500}).start().wait_ready()
+    topic = kb.unique_topic("idem-expiry")
+    kb.create_topic(srv.bootstrap, topic, 1)
+    raw = _Raw("127.0.0.1", srv.port)
+    try:
+        _, pid, epoch = _init_producer_id(raw)
+        assert _produce(raw, topic, _batch(pid, epoch, 0, [b"a"])) == (NONE, 0)
+        gap = _batch(pid, epoch, 50, [b"after-expiry"])
+        assert _produce(raw, topic, gap)[0] == OUT_OF_ORDER_SEQUENCE_NUMBER, "still known"
+        # A refused batch appends nothing, so polling with it is harmless.
+        kb.wait_for(lambda: _produce(raw, topic, gap) == (NONE, 1), 30,
+                    "the idle producer to expire and its out-of-sequence batch to be accepted",
+                    interval=0.3)
+    finally:
+        raw.close()
+    _, end = _read_all(srv.bootstrap, topic, 2)
+    assert end == 2

@@ -10,12 +10,11 @@
 
 use std::path::PathBuf;
 
-use protocol::records;
+use protocol::{records, ErrorCode};
 use storage::log::{AppendInfo, FirstBatch, PartitionLog};
 use storage::producer_snapshot::{self, SnapshotFiles, SnapshotSync};
 
 use crate::broker::producer_state::{ProducerBatch, ProducerExpiry, ProducerState, Verdict};
-use protocol::ErrorCode;
 
 /// Read size of the replay at load.
 const REPLAY_READ_BYTES: u64 = 1 << 20;
@@ -112,7 +111,8 @@ impl PartitionProducers {
                 Ok(b) if !b.is_empty() => b,
                 Ok(_) => break,
                 Err(e) => {
-                    tracing::warn!(tp = %log.topic_partition(), offset, "producer state replay stopped: {e}");
+                    let tp = log.topic_partition();
+                    tracing::warn!(%tp, offset, "producer state replay stopped: {e}");
                     break;
                 }
             };
