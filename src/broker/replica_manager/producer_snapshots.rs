@@ -224,3 +224,185 @@ impl PartitionProducers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use protocol::records::{BatchBuilder, BatchHeader, Compression};
+    use storage::log::LogConfig;
+    use storage::producer_snapshot::snapshot_path;
+
+    use super::*;
+
+    const T0: i64 = 1_700_000_000_000;
+    const EXPIRY: ProducerExpiry = ProducerExpiry {
+        expiration_ms: 86_400_000,
+        check_interval_ms: 600_000,
+    };
+    const A: i64 = 1;
+    const B: i64 = 2;
+
+    /// A log whose segments hold about three of this module's batches.
+    fn log_in(tmp: &tempfile::TempDir) -> PartitionLog {
+        let config = LogConfig {
+            segment_bytes: 600,
+            index_interval_bytes: 64,
+            segment_index_bytes: 1024,
+            ..LogConfig::default()
+        };
+        PartitionLog::create(&tmp.path().join("t-0"), None, config, T0).unwrap()
+    }
+
+    fn batch(pid: i64, seq: i32) -> (Vec<u8>, ProducerBatch) {
+        let mut b = BatchBuilder::new(Compression::None).producer(pid, 0, seq);
+        for _ in 0..2 {
+            b.append(T0, None, Some(&[b'v'; 60]), &[]).unwrap();
+        }
+        let bytes = b.build().unwrap().bytes.to_vec();
+        let header = BatchHeader::parse(&bytes).unwrap();
+        (bytes, ProducerBatch::from_header(&header).unwrap())
+    }
+
+    /// Appends as `ReplicaManager::append_one` does; returns the first offset.
+    fn append(log: &mut PartitionLog, p: &mut PartitionProducers, pid: i64, seq: i32) -> i64 {
+        let (mut bytes, b) = batch(pid, seq);
+        assert_eq!(p.check(&b), Ok(Verdict::Append));
+        let info = log.append_as_leader(&mut bytes, 0, T0).unwrap();
+        p.on_append(log, Some(&b), &info);
+        info.first_offset
+    }
+
+    fn snapshots(dir: &Path) -> Vec<i64> {
+        SnapshotFiles::list(dir).unwrap().offsets().collect()
+    }
+
+    /// A's batch at offset 0, then B's until the log has rolled at least 4 times.
+    fn written(tmp: &tempfile::TempDir) -> (PartitionLog, PartitionProducers) {
+        let mut log = log_in(tmp);
+        let mut p = PartitionProducers::load(&log, EXPIRY, T0);
+        assert_eq!(append(&mut log, &mut p, A, 0), 0);
+        let mut seq = 0;
+        while log.segment_base_offsets().len() < 5 {
+            append(&mut log, &mut p, B, seq);
+            seq += 2;
+        }
+        (log, p)
+    }
+
+    /// B's batches follow A's at offset 0: B's batch k is at offset 2 + 2k with sequence 2k.
+    fn b_last_seq(log_end_offset: i64) -> i32 {
+        (log_end_offset - 4) as i32
+    }
+
+    fn is_duplicate_at(p: &PartitionProducers, pid: i64, seq: i32, offset: i64) -> bool {
+        matches!(p.check(&batch(pid, seq).1), Ok(Verdict::Duplicate { first_offset, .. })
+            if first_offset == offset)
+    }
+
+    #[test]
+    fn every_roll_writes_a_snapshot_of_the_state_before_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (log, _p) = written(&tmp);
+        let bases = log.segment_base_offsets();
+        assert_eq!(snapshots(log.dir()), bases[1..].to_vec());
+        let first_roll = producer_snapshot::read(&snapshot_path(log.dir(), bases[1])).unwrap();
+        assert!(first_roll.iter().all(|e| e.last_offset < bases[1]));
+        assert_eq!(first_roll[0].producer_id, A);
+    }
+
+    #[test]
+    fn close_then_load_uses_the_log_end_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (log, mut p) = written(&tmp);
+        p.close(&log);
+        let end = log.log_end_offset();
+        assert_eq!(snapshots(log.dir()).last(), Some(&end));
+        let p = PartitionProducers::load(&log, EXPIRY, T0);
+        assert!(is_duplicate_at(&p, A, 0, 0));
+        assert!(
+            !is_duplicate_at(&p, B, 0, 2),
+            "only B's last batch survives a snapshot"
+        );
+        assert!(is_duplicate_at(&p, B, b_last_seq(end), end - 2));
+        assert_eq!(p.last_snapshot, end);
+    }
+
+    #[test]
+    fn after_a_crash_the_roll_snapshot_plus_replay_restores_old_producers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (log, p) = written(&tmp);
+        drop(p); // no close: no snapshot at the log end
+        let end = log.log_end_offset();
+        let p = PartitionProducers::load(&log, EXPIRY, T0);
+        // A wrote only before the last two segments: known through the snapshots.
+        assert!(is_duplicate_at(&p, A, 0, 0));
+        assert!(is_duplicate_at(&p, B, b_last_seq(end), end - 2));
+        // Loading wrote the log-end snapshot.
+        assert_eq!(snapshots(log.dir()).last(), Some(&end));
+    }
+
+    #[test]
+    fn a_corrupt_snapshot_falls_back_to_an_older_one_and_a_longer_replay() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (log, p) = written(&tmp);
+        drop(p);
+        let latest = *snapshots(log.dir()).last().unwrap();
+        std::fs::write(snapshot_path(log.dir(), latest), b"\x00\x01\x00").unwrap();
+        let p = PartitionProducers::load(&log, EXPIRY, T0);
+        assert!(is_duplicate_at(&p, A, 0, 0));
+    }
+
+    #[test]
+    fn without_snapshots_the_last_two_segments_are_replayed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (log, p) = written(&tmp);
+        drop(p);
+        for o in snapshots(log.dir()) {
+            std::fs::remove_file(snapshot_path(log.dir(), o)).unwrap();
+        }
+        let p = PartitionProducers::load(&log, EXPIRY, T0);
+        // A is older than the last two segments: unknown, as before snapshots existed.
+        assert_eq!(p.check(&batch(A, 17).1), Ok(Verdict::Append));
+        let end = log.log_end_offset();
+        assert!(is_duplicate_at(&p, B, b_last_seq(end), end - 2));
+        assert_eq!(
+            p.check(&batch(B, 99).1),
+            Err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+        );
+        // The replay snapshotted at the last segment base it crossed, and at the log end.
+        let last_base = *log.segment_base_offsets().last().unwrap();
+        assert_eq!(snapshots(log.dir()), vec![last_base, end]);
+    }
+
+    #[test]
+    fn load_removes_stray_and_out_of_range_snapshots() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (log, p) = written(&tmp);
+        drop(p);
+        let bases = log.segment_base_offsets();
+        let end = log.log_end_offset();
+        let entries = [];
+        for o in [bases[1] + 1, end + 10] {
+            producer_snapshot::write(log.dir(), o, &entries, SnapshotSync::Now).unwrap();
+        }
+        PartitionProducers::load(&log, EXPIRY, T0);
+        let mut want = bases[1..].to_vec();
+        want.push(end);
+        assert_eq!(snapshots(log.dir()), want);
+    }
+
+    #[test]
+    fn a_moved_log_start_offset_deletes_the_snapshots_at_or_below_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut log, mut p) = written(&tmp);
+        let bases = log.segment_base_offsets();
+        log.delete_records_before(bases[2]).unwrap();
+        p.maintain(&log, T0);
+        assert_eq!(snapshots(log.dir()), bases[3..].to_vec());
+        assert!(
+            p.unsynced.is_empty(),
+            "roll snapshots are fsynced by maintain"
+        );
+    }
+}
