@@ -130,11 +130,8 @@ impl Driver {
             backoff_ms = self.settings.backoff.as_millis() as u64,
             "log cleaner started"
         );
-        loop {
-            match wake.recv_timeout(self.settings.backoff) {
-                Err(RecvTimeoutError::Timeout) => {}
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-            }
+        // Nothing is ever sent: the channel only disconnects, at shutdown.
+        while let Err(RecvTimeoutError::Timeout) = wake.recv_timeout(self.settings.backoff) {
             // Clean logs back to back while there is work, as Kafka's cleaner thread does.
             while !self.stop.load(Ordering::Relaxed) && self.clean_dirtiest() {}
         }
