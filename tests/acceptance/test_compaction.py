@@ -129,3 +129,51 @@ def test_compacted_topic_keeps_the_latest_value_per_key(kb_servers):
     again = kb.kafka_python_read_all(server.bootstrap, topic, 1, timeout=60)
     assert again == records, "the compacted log reads the same after a restart"
     assert not _check_compacted(again, expected)
+
+
+def _committed(bootstrap: str, topic: str, group: str):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "enable.auto.commit": False, "log.connection.close": False})
+    try:
+        (tp,) = c.committed([TopicPartition(topic, 0)], timeout=30)
+        assert tp.error is None, tp
+        return tp.offset
+    finally:
+        c.close()
+
+
+def test_compacted_consumer_offsets_reload_after_restart(kb_servers):
+    """`__consumer_offsets` is compacted too; the coordinator's reload from offset 0 reads the
+    compacted log (with gaps) and finds the latest commit."""
+    commits = 300
+    server = kb_servers(props={**SERVER_PROPS, "offsets.topic.num.partitions": 1,
+                               "offsets.topic.segment.bytes": 2048,
+                               "group.initial.rebalance.delay.ms": 0}).start().wait_ready()
+    topic = kb.unique_topic("commits")
+    group = topic + "-grp"
+    kb.create_topic(server.bootstrap, topic, 1)
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": server.bootstrap, "group.id": group,
+                  "enable.auto.commit": False, "log.connection.close": False})
+    try:
+        for i in range(1, commits + 1):
+            c.commit(offsets=[TopicPartition(topic, 0, i)], asynchronous=False)
+    finally:
+        c.close()
+    assert _committed(server.bootstrap, topic, group) == commits
+
+    offsets_dir = server.data_dir / "__consumer_offsets-0"
+
+    def compacted():
+        lines = (server.data_dir / "cleaner-offset-checkpoint").read_text().splitlines()
+        size = sum(f.stat().st_size for f in offsets_dir.glob("*.log"))
+        return any(line.startswith("__consumer_offsets 0 ") for line in lines) and size
+    size = kb.wait_for(compacted, 60, "the cleaner to compact __consumer_offsets-0")
+    assert size < commits * 60, "%d bytes left for %d commits of one key" % (size, commits)
+
+    server.stop()
+    server.start().wait_ready()
+    got = kb.wait_for(lambda: _committed(server.bootstrap, topic, group), 60,
+                      "committed offset after restart")
+    assert got == commits, "committed offset %d after restart, %d before" % (got, commits)
