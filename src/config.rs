@@ -269,6 +269,7 @@ pub(crate) struct ServerConfig {
     pub(crate) log_cleaner_dedupe_buffer_size: i64,
     pub(crate) log_cleaner_delete_retention_ms: i64,
     pub(crate) log_cleaner_min_compaction_lag_ms: i64,
+    pub(crate) log_cleaner_max_compaction_lag_ms: i64,
     pub(crate) log_flush_interval_messages: i64,
     /// `log.flush.interval.ms`, or `log.flush.scheduler.interval.ms` when unset (Kafka).
     pub(crate) log_flush_interval_ms: i64,
@@ -1001,6 +1002,7 @@ fn build(v: &Values<'_>, warnings: &mut Vec<ConfigWarning>) -> Result<ServerConf
         log_cleaner_dedupe_buffer_size: v.long("log.cleaner.dedupe.buffer.size")?,
         log_cleaner_delete_retention_ms: v.long("log.cleaner.delete.retention.ms")?,
         log_cleaner_min_compaction_lag_ms: v.long("log.cleaner.min.compaction.lag.ms")?,
+        log_cleaner_max_compaction_lag_ms: v.long("log.cleaner.max.compaction.lag.ms")?,
         log_flush_interval_messages: v.long("log.flush.interval.messages")?,
         log_flush_interval_ms,
         log_index_interval_bytes: v.int("log.index.interval.bytes")?,

@@ -139,7 +139,8 @@ impl Driver {
     }
 
     /// Kafka `grabFilthiestCompactedLog`: the compacted log with the highest dirty ratio
-    /// above its `min.cleanable.dirty.ratio`, else one whose delete horizon has passed.
+    /// among those above their `min.cleanable.dirty.ratio` or past `max.compaction.lag.ms`,
+    /// else one whose delete horizon has passed.
     fn dirtiest(&self, now: i64) -> Option<Candidate> {
         let mut best: Option<Candidate> = None;
         for (tp, partition) in self.replicas.hosted_partitions() {
@@ -163,7 +164,8 @@ impl Driver {
                 }
             };
             let ratio = range.dirty_ratio();
-            let dirty = range.cleanable_bytes > 0 && ratio > log.config().min_cleanable_dirty_ratio;
+            let dirty = range.cleanable_bytes > 0
+                && (range.max_lag_exceeded || ratio > log.config().min_cleanable_dirty_ratio);
             let horizon_due = self.delete_horizons.get(&tp).is_some_and(|&h| h <= now);
             drop(log);
             let score = match (dirty, horizon_due) {

@@ -450,6 +450,12 @@ impl Segment {
         Ok(None)
     }
 
+    /// Max timestamp of the first batch (Kafka `getFirstBatchTimestamp`); `None` if empty.
+    pub(crate) fn first_batch_timestamp(&self) -> Result<Option<i64>> {
+        let mut scanner = HeaderScanner::new(&self.log, &self.log_path, self.size);
+        Ok(scanner.at(0)?.map(|b| b.header.max_timestamp))
+    }
+
     /// Offset after the last batch, or the base offset if empty (Kafka `readNextOffset`):
     /// scans from the last offset-index entry to the end.
     pub(crate) fn read_next_offset(&self) -> Result<i64> {

@@ -42,6 +42,7 @@ fn log_config_from(c: &ServerConfig) -> LogConfig {
         cleanup_policy: cleanup_policy(compact, delete),
         delete_retention_ms: c.log_cleaner_delete_retention_ms,
         min_compaction_lag_ms: c.log_cleaner_min_compaction_lag_ms,
+        max_compaction_lag_ms: c.log_cleaner_max_compaction_lag_ms,
         // `log.cleaner.min.cleanable.ratio` is a double the config table does not type yet:
         // Kafka's default, overridable per topic.
         min_cleanable_dirty_ratio: storage::log::MIN_CLEANABLE_DIRTY_RATIO_DEFAULT,
@@ -83,6 +84,7 @@ pub(crate) fn for_topic(
             "max.message.bytes" => set(&mut c.max_message_bytes, v),
             "delete.retention.ms" => set(&mut c.delete_retention_ms, v),
             "min.compaction.lag.ms" => set(&mut c.min_compaction_lag_ms, v),
+            "max.compaction.lag.ms" => set(&mut c.max_compaction_lag_ms, v),
             "min.cleanable.dirty.ratio" => set(&mut c.min_cleanable_dirty_ratio, v),
             "cleanup.policy" => {
                 let parts: Vec<&str> = v.split(',').map(str::trim).collect();

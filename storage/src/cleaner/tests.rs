@@ -483,4 +483,29 @@ fn dirty_ratio_high_watermark_and_compaction_lag_bound_the_range() {
         .cleanable_range(None, log.log_end_offset(), T0 + 3_600_000 + 1_000)
         .unwrap();
     assert_eq!(r.first_uncleanable_offset, *bases.last().unwrap());
+    assert!(
+        !r.max_lag_exceeded,
+        "max.compaction.lag.ms is off by default"
+    );
+    // A dirty segment older than max.compaction.lag.ms forces cleaning.
+    let mut c = config(1024);
+    c.max_compaction_lag_ms = 1_000;
+    log.set_config(c).unwrap();
+    let end = log.log_end_offset();
+    assert!(
+        log.cleanable_range(None, end, T0 + 2_000)
+            .unwrap()
+            .max_lag_exceeded
+    );
+    assert!(
+        !log.cleanable_range(None, end, T0 + 500)
+            .unwrap()
+            .max_lag_exceeded
+    );
+    let active = *bases.last().unwrap();
+    let r = log.cleanable_range(Some(active), end, T0 + 2_000).unwrap();
+    assert!(
+        !r.max_lag_exceeded,
+        "nothing dirty outside the active segment"
+    );
 }

@@ -30,6 +30,9 @@ pub struct CleanableRange {
     pub clean_bytes: u64,
     /// Bytes of the segments from the first dirty to the first uncleanable offset.
     pub cleanable_bytes: u64,
+    /// A dirty segment's first batch is older than `max.compaction.lag.ms`: clean whatever
+    /// the dirty ratio (Kafka `needCompactionNow`).
+    pub max_lag_exceeded: bool,
 }
 
 impl CleanableRange {
@@ -136,6 +139,7 @@ impl PartitionLog {
             }
         }
         let first_uncleanable = first_uncleanable.max(first_dirty);
+        let max_lag_exceeded = self.max_compaction_lag_exceeded(first_dirty, now_ms)?;
         let bytes_overlapping = |from: i64, to: i64| -> u64 {
             let mut total = 0;
             for (i, (&base, seg)) in self.segments.iter().enumerate() {
@@ -155,7 +159,34 @@ impl PartitionLog {
             } else {
                 0
             },
+            max_lag_exceeded,
         })
+    }
+
+    /// Kafka `maxCompactionDelay > 0`: the earliest first-batch timestamp of the dirty
+    /// non-active segments is older than `now − max.compaction.lag.ms`. Reads one batch
+    /// header per dirty segment, only when the lag is set.
+    fn max_compaction_lag_exceeded(&self, first_dirty: i64, now_ms: i64) -> Result<bool> {
+        let lag_ms = self.config.max_compaction_lag_ms;
+        if lag_ms == i64::MAX {
+            return Ok(false);
+        }
+        let clean_until = now_ms.saturating_sub(lag_ms);
+        let active_base = self.active().base_offset();
+        let from = self
+            .segments
+            .range(..=first_dirty)
+            .next_back()
+            .map_or(first_dirty, |(b, _)| *b);
+        for seg in self.segments.range(from..active_base).map(|(_, s)| s) {
+            if seg
+                .first_batch_timestamp()?
+                .is_some_and(|ts| ts > 0 && ts < clean_until)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The segments a pass over `range` reads: all from the first up to the first

@@ -66,6 +66,9 @@ pub struct LogConfig {
     /// `min.cleanable.dirty.ratio`: clean only when dirty bytes / cleanable bytes exceed this.
     /// Default 0.5.
     pub min_cleanable_dirty_ratio: f64,
+    /// `max.compaction.lag.ms`: a dirty segment whose first batch is older than this is
+    /// cleaned whatever the dirty ratio. Default `i64::MAX` (never forced).
+    pub max_compaction_lag_ms: i64,
 }
 
 /// Kafka's defaults.
@@ -97,6 +100,7 @@ impl Default for LogConfig {
             delete_retention_ms: DELETE_RETENTION_MS_DEFAULT,
             min_compaction_lag_ms: 0,
             min_cleanable_dirty_ratio: MIN_CLEANABLE_DIRTY_RATIO_DEFAULT,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }
@@ -164,6 +168,13 @@ impl LogConfig {
                 "min.compaction.lag.ms",
                 self.min_compaction_lag_ms,
                 "must be at least 0",
+            );
+        }
+        if self.max_compaction_lag_ms < 1 {
+            return bad(
+                "max.compaction.lag.ms",
+                self.max_compaction_lag_ms,
+                "must be at least 1",
             );
         }
         if !(0.0..=1.0).contains(&self.min_cleanable_dirty_ratio) {
