@@ -195,35 +195,33 @@ impl Cleaner {
             stats,
             ..PassTotals::default()
         };
-        let mut groups = Vec::new();
+        let mut out = CleanedLog {
+            layout_version: plan.layout_version,
+            replaced: Vec::new(),
+            groups: Vec::new(),
+            end_offset,
+            stats: CleanerStats::default(),
+            latest_delete_horizon: None,
+        };
         let in_range: Vec<&SegmentSnapshot> = plan
             .segments
             .iter()
             .filter(|s| s.base_offset < end_offset)
             .collect();
         for group in group_by_size(&in_range, plan.segment_bytes) {
-            let done = clean_group(plan, &ctx, &group, stop, &mut totals);
-            if !matches!(done, Ok(Some(_))) {
-                for g in groups.drain(..) {
-                    let g: CleanedGroup = g;
-                    if let Err(e) = g.segment.delete_own_files() {
+            match clean_group(plan, &ctx, &group, stop, &mut totals) {
+                Ok(Some(g)) => out.groups.push(g),
+                failed_or_stopped => {
+                    if let Err(e) = out.discard() {
                         warn!(error = %e, "cannot delete the output of a cleaning pass");
                     }
+                    return failed_or_stopped.map(|_| CleanOutcome::Stopped);
                 }
             }
-            match done? {
-                Some(g) => groups.push(g),
-                None => return Ok(CleanOutcome::Stopped),
-            }
         }
-        let out = CleanedLog {
-            layout_version: plan.layout_version,
-            replaced: totals.replaced,
-            groups,
-            end_offset,
-            stats: totals.stats,
-            latest_delete_horizon: totals.latest_delete_horizon,
-        };
+        out.replaced = totals.replaced;
+        out.stats = totals.stats;
+        out.latest_delete_horizon = totals.latest_delete_horizon;
         Ok(CleanOutcome::Cleaned(out))
     }
 
