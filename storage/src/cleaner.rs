@@ -41,7 +41,7 @@ pub(crate) const SWAP_FILE_SUFFIX: &str = ".swap";
 /// Kafka's `log.cleaner.dedupe.buffer.size` default (128 MiB).
 pub const DEDUPE_BUFFER_BYTES_DEFAULT: u64 = 128 * 1024 * 1024;
 /// Smallest dedupe buffer used: smaller settings are raised to it so that a pass maps a
-/// useful number of keys (about 20 000 keys of 5 bytes).
+/// useful number of keys (about 18 000 keys of 5 bytes).
 pub const DEDUPE_BUFFER_BYTES_MIN: u64 = 1024 * 1024;
 /// Kafka's `log.cleaner.io.buffer.load.factor` default: the map is full at 90 % of the buffer.
 const DEDUPE_LOAD_FACTOR: f64 = 0.9;
