@@ -275,7 +275,7 @@ impl Cleaner {
                     break;
                 };
                 stats.map_bytes_read += bytes.len() as u64;
-                let batch = frame(&seg.log_path, position, bytes)?;
+                let batch = checked_batch(&seg.log_path, position, bytes)?;
                 let h = batch.header;
                 if h.last_offset() < first_dirty {
                     continue;
@@ -400,10 +400,7 @@ fn fill_group(
                 break;
             };
             stats.bytes_read += bytes.len() as u64;
-            if !crc_matches(bytes) {
-                return Err(Error::corrupt(&seg.log_path, position, "CRC32C mismatch"));
-            }
-            let batch = frame(&seg.log_path, position, bytes)?;
+            let batch = checked_batch(&seg.log_path, position, bytes)?;
             if batch.header.is_control() {
                 // No transactions here: markers stay (Kafka removes them once the
                 // transaction's data is gone and the delete horizon passed).
@@ -498,7 +495,12 @@ fn next_batch<'r>(reader: &'r mut BatchReader<'_>, path: &Path) -> Result<Option
     }
 }
 
-fn frame(path: &Path, position: u64, bytes: &[u8]) -> Result<Batch> {
+/// The batch at `position`, its CRC checked: a key decoded from a damaged batch could drop
+/// a live record of the same key.
+fn checked_batch(path: &Path, position: u64, bytes: &[u8]) -> Result<Batch> {
+    if !crc_matches(bytes) {
+        return Err(Error::corrupt(path, position, "CRC32C mismatch"));
+    }
     Batch::from_bytes(Bytes::copy_from_slice(bytes))
         .map_err(|e| Error::corrupt(path, position, e.to_string()))
 }

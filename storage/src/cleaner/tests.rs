@@ -566,3 +566,31 @@ fn appends_from_another_thread_proceed_while_passes_run() {
         recs.len()
     );
 }
+
+#[test]
+fn a_corrupt_segment_fails_the_pass_naming_file_and_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = new_log(tmp.path(), 1024);
+    write_rounds(&mut log, 5, 10);
+    log.roll(0, T0).unwrap();
+    let first = log.dir().join(crate::segment::segment_file_name(0, ".log"));
+    let mut bytes = std::fs::read(&first).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff; // the last batch's value: its CRC no longer matches
+    std::fs::write(&first, &bytes).unwrap();
+    let range = log.cleanable_range(None, log.log_end_offset(), T0).unwrap();
+    let plan = log.plan_cleaning(&range).unwrap().unwrap();
+    let err = Cleaner::new(CleanerConfig::default())
+        .clean(&plan, T0, &AtomicBool::new(false))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("00000000000000000000.log") && text.contains("CRC32C"),
+        "{text}"
+    );
+    assert!(
+        leftovers(log.dir()).is_empty(),
+        "{:?}",
+        leftovers(log.dir())
+    );
+}
