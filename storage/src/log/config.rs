@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 pub enum CleanupPolicy {
     /// `delete` (default): time and size retention apply.
     Delete,
-    /// `compact`: the log cleaner keeps the latest record per key; retention deletes nothing.
+    /// `compact`: the log cleaner keeps the latest record per key; no time or size retention.
     Compact,
     /// `compact,delete`.
     CompactDelete,
