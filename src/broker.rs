@@ -12,6 +12,7 @@ mod fetch_session;
 pub(crate) mod group;
 pub(crate) mod init_producer_id;
 mod list_offsets;
+pub(crate) mod log_cleaner;
 mod metadata;
 mod produce;
 pub(crate) mod producer_state;

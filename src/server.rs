@@ -195,6 +195,11 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         replicas.clone(),
         shutdown_rx.clone(),
     ));
+    let log_cleaner = crate::broker::log_cleaner::start(
+        replicas.clone(),
+        crate::broker::log_cleaner::settings_from(&config),
+        shutdown_rx.clone(),
+    );
     tracing::info!(node_id, %cluster_id, "kraftbridge started");
 
     let failure = tokio::select! {
@@ -212,6 +217,7 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
     // Let in-flight connections answer their current request.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let _ = housekeeping.await;
+    let _ = log_cleaner.await;
     tokio::task::spawn_blocking(move || replicas.close()).await??;
     quorum.stop().await;
     if let Some(reason) = failure {

@@ -29,6 +29,7 @@ impl Broker {
         } in req.topic_data
         {
             let topic = image.topics.by_name(&name).cloned();
+            let compacted = topic.is_some() && self.replicas.topic_compacts(&image, &name);
             let mut parts = Vec::with_capacity(partition_data.len());
             for p in partition_data {
                 let index = p.index;
@@ -45,7 +46,7 @@ impl Broker {
                     }
                     Some(_) => match p.records {
                         None => Some(ErrorCode::INVALID_RECORD),
-                        Some(bytes) => match self.check_produce_batch(&bytes, version) {
+                        Some(bytes) => match self.check_produce_batch(&bytes, version, compacted) {
                             Ok(()) => {
                                 appends.push((
                                     responses.len(),
@@ -104,8 +105,14 @@ impl Broker {
     }
 
     /// The checks of spec §2.7 that need no log state: one well-formed v2 batch per
-    /// partition (Produce v3+), valid CRC, record count, size limits, zstd only from v7.
-    fn check_produce_batch(&self, bytes: &Bytes, version: i16) -> Result<(), ErrorCode> {
+    /// partition (Produce v3+), valid CRC, record count, size limits, zstd only from v7, and
+    /// a key on every record of a compacted topic (Kafka `LogValidator`: INVALID_RECORD).
+    fn check_produce_batch(
+        &self,
+        bytes: &Bytes,
+        version: i16,
+        compacted: bool,
+    ) -> Result<(), ErrorCode> {
         if bytes.len() > self.settings.message_max_bytes {
             return Err(ErrorCode::MESSAGE_TOO_LARGE);
         }
@@ -118,7 +125,11 @@ impl Broker {
         if iter.next().is_some() {
             return Err(ErrorCode::INVALID_RECORD);
         }
-        records::validate_client_batch(&batch).map_err(|e| ErrorCode(e.error_code()))?;
+        let summary = records::validate_client_batch_with(&batch, records::DECOMPRESSED_BYTES_MAX)
+            .map_err(|e| ErrorCode(e.error_code()))?;
+        if compacted && !summary.all_keyed {
+            return Err(ErrorCode::INVALID_RECORD);
+        }
         let codec = records::Compression::from_attributes(batch.header.attributes)
             .map_err(|e| ErrorCode(e.error_code()))?;
         if codec == records::Compression::Zstd && version < 7 {

@@ -79,8 +79,12 @@ impl Partition {
         }
     }
 
-    fn log(&self) -> std::sync::MutexGuard<'_, PartitionLog> {
+    pub(crate) fn log(&self) -> std::sync::MutexGuard<'_, PartitionLog> {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
     }
 
     fn leader_epoch(&self) -> i32 {
@@ -611,6 +615,25 @@ impl ReplicaManager {
         })
         .await
         .unwrap_or_default()
+    }
+
+    /// Whether `topic`'s `cleanup.policy` includes `compact` (Produce refuses keyless records).
+    pub(crate) fn topic_compacts(&self, image: &MetadataImage, topic: &str) -> bool {
+        let config = topic_config::for_topic(&self.default_config, image, topic);
+        config.log.cleanup_policy.compacts()
+    }
+
+    /// Every hosted partition, for the log cleaner (it checks each log's policy).
+    pub(crate) fn hosted_partitions(&self) -> Vec<(TopicPartition, Arc<Partition>)> {
+        let partitions = self.partitions.read().unwrap_or_else(|e| e.into_inner());
+        partitions
+            .iter()
+            .map(|(tp, p)| (tp.clone(), p.clone()))
+            .collect()
+    }
+
+    pub(crate) fn dir(&self) -> &LogDir {
+        &self.dir
     }
 
     /// Flush policy and retention for every partition. Blocking.

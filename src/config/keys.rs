@@ -154,6 +154,12 @@ pub(crate) const KEYS: &[ConfigKey] = &[
     key("log.retention.check.interval.ms", Long, Some("300000"), AtLeast(1)),
     key("log.segment.delete.delay.ms", Long, Some("60000"), AtLeast(0)),
     key("log.cleanup.policy", List, Some("delete"), ListOf(&["compact", "delete"])),
+    key("log.cleaner.enable", Bool, Some("true"), Any),
+    key("log.cleaner.backoff.ms", Long, Some("15000"), AtLeast(0)),
+    key("log.cleaner.dedupe.buffer.size", Long, Some("134217728"), Any),
+    key("log.cleaner.delete.retention.ms", Long, Some("86400000"), AtLeast(0)),
+    key("log.cleaner.min.compaction.lag.ms", Long, Some("0"), AtLeast(0)),
+    key("log.cleaner.max.compaction.lag.ms", Long, Some(LONG_MAX), AtLeast(1)),
     key("log.flush.interval.messages", Long, Some(LONG_MAX), AtLeast(1)),
     key("log.flush.interval.ms", Long, None, Any),
     key("log.flush.scheduler.interval.ms", Long, Some(LONG_MAX), Any),
@@ -247,6 +253,12 @@ pub(crate) const IGNORED_KEYS: &[&str] = &[
     "leader.imbalance.check.interval.seconds",
     "leader.imbalance.per.broker.percentage",
     "leader.replication.throttled.rate",
+    // The log cleaner: one thread, no I/O throttling; the ratio (a double) only per topic.
+    "log.cleaner.io.buffer.load.factor",
+    "log.cleaner.io.buffer.size",
+    "log.cleaner.io.max.bytes.per.second",
+    "log.cleaner.min.cleanable.ratio",
+    "log.cleaner.threads",
     "log.dir.failure.timeout.ms",
     "log.initial.task.delay.ms",
     "log.message.downconversion.enable",
@@ -302,7 +314,7 @@ pub(crate) const IGNORED_KEYS: &[&str] = &[
 ];
 
 /// Families of Kafka keys with open-ended or very many names (per-listener overrides, TLS,
-/// SASL, tiered storage, the log cleaner's tuning, metrics). Accepted and ignored.
+/// SASL, tiered storage, metrics). Accepted and ignored.
 pub(crate) const IGNORED_PREFIXES: &[&str] = &[
     "config.providers",
     "delegation.token.",
@@ -311,7 +323,6 @@ pub(crate) const IGNORED_PREFIXES: &[&str] = &[
     "group.share.",
     "kafka.metrics.",
     "listener.name.",
-    "log.cleaner.",
     "log.local.retention.",
     "metrics.",
     "password.encoder.",

@@ -12,6 +12,7 @@ compile_error!("storage needs a Unix target (positional file I/O)");
 mod batch;
 pub mod checkpoint;
 pub mod clean_shutdown;
+pub mod cleaner;
 mod error;
 mod fs_util;
 pub mod fuzz;
@@ -27,10 +28,11 @@ pub mod segment;
 pub mod time_index;
 pub mod topic_partition;
 
+pub use cleaner::{CleanOutcome, CleanedLog, Cleaner, CleanerConfig, CleanerStats};
 pub use error::{Error, Result};
 pub use log::{
-    AppendInfo, CleanupPolicy, FirstBatch, LoadOptions, LogCheckpoints, LogConfig,
-    LogOffsetMetadata, PartitionLog, Shutdown,
+    AppendInfo, CleanableRange, CleaningPlan, CleanupPolicy, FirstBatch, LoadOptions,
+    LogCheckpoints, LogConfig, LogOffsetMetadata, PartitionLog, Shutdown,
 };
 pub use log_dir::{LogDir, PartitionDir};
 pub use time_index::TimestampOffset;

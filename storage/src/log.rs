@@ -8,6 +8,7 @@
 //! Blocking `std::fs` I/O: call from a storage thread, never an async task. Time comes in as
 //! `now_ms` (CONVENTIONS §2).
 
+pub(crate) mod cleaning;
 mod config;
 mod loader;
 
@@ -29,10 +30,12 @@ use crate::segment::{RollParams, Segment};
 use crate::time_index::{TimestampOffset, NO_TIMESTAMP};
 use crate::topic_partition::{parse_log_dir_name, LogDirKind, TopicPartition};
 
+pub use cleaning::{CleanableRange, CleaningPlan};
 pub use config::{
-    CleanupPolicy, LogConfig, INDEX_INTERVAL_BYTES_DEFAULT, MAX_MESSAGE_BYTES_DEFAULT,
-    RETENTION_BYTES_DEFAULT, RETENTION_MS_DEFAULT, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN,
-    SEGMENT_INDEX_BYTES_DEFAULT, SEGMENT_MS_DEFAULT,
+    CleanupPolicy, LogConfig, DELETE_RETENTION_MS_DEFAULT, INDEX_INTERVAL_BYTES_DEFAULT,
+    MAX_MESSAGE_BYTES_DEFAULT, MIN_CLEANABLE_DIRTY_RATIO_DEFAULT, RETENTION_BYTES_DEFAULT,
+    RETENTION_MS_DEFAULT, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_DEFAULT,
+    SEGMENT_MS_DEFAULT,
 };
 
 /// How the log dir was shut down last time (from `.kafka_cleanshutdown`, spec §1.3).
@@ -115,6 +118,9 @@ pub struct PartitionLog {
     last_flush_ms: i64,
     /// A segment file was created or deleted since the last directory fsync.
     dir_needs_sync: bool,
+    /// Bumped whenever existing segments are deleted, truncated or replaced (not on append or
+    /// roll): the log cleaner discards a pass planned under an older layout.
+    layout_version: u64,
 }
 
 /// Where the validated batches of an append are.
@@ -297,6 +303,7 @@ impl PartitionLog {
             topic_id,
             last_flush_ms: now_ms,
             dir_needs_sync,
+            layout_version: 0,
         };
         if log.dir_needs_sync {
             log.sync_dir()?;
@@ -864,6 +871,7 @@ impl PartitionLog {
         if deletable == 0 {
             return Ok(0);
         }
+        self.layout_version += 1;
         if deletable == bases.len() {
             // Keep at least one segment: a new empty active segment at the log end.
             let end = self.log_end_offset;
@@ -890,6 +898,7 @@ impl PartitionLog {
             return Ok(false);
         }
         info!(dir = %self.dir.display(), offset, "truncating log");
+        self.layout_version += 1;
         let first_base = *self.segments.keys().next().expect("a segment exists");
         if offset < first_base {
             self.truncate_fully_and_start_at(offset, now_ms)?;
@@ -914,6 +923,7 @@ impl PartitionLog {
     /// `truncateFullyAndStartAt`).
     pub fn truncate_fully_and_start_at(&mut self, offset: i64, now_ms: i64) -> Result<()> {
         assert!(offset >= 0, "restart at negative offset {offset}");
+        self.layout_version += 1;
         while let Some((_, seg)) = self.segments.pop_first() {
             seg.delete()?;
         }

@@ -14,8 +14,8 @@ use protocol::Uuid;
 use tracing::{info, warn};
 
 use crate::checkpoint::{
-    self, OffsetEntry, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT,
-    REPLICATION_OFFSET_CHECKPOINT,
+    self, OffsetEntry, CLEANER_OFFSET_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT,
+    RECOVERY_POINT_CHECKPOINT, REPLICATION_OFFSET_CHECKPOINT,
 };
 use crate::clean_shutdown::{self, CleanShutdown};
 use crate::error::{Error, IoContext, Result};
@@ -61,6 +61,18 @@ fn read_offsets_or_empty(path: &Path) -> Result<BTreeMap<TopicPartition, i64>> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// Writes an offset checkpoint from a map (sorted by partition).
+fn write_offsets(path: &Path, offsets: &BTreeMap<TopicPartition, i64>) -> Result<()> {
+    let entries: Vec<OffsetEntry> = offsets
+        .iter()
+        .map(|(tp, &offset)| OffsetEntry {
+            topic_partition: tp.clone(),
+            offset,
+        })
+        .collect();
+    checkpoint::write(path, &entries)
 }
 
 /// `<topic>-<partition>.<32 hex>-delete`, the topic cut so the name stays ≤ 255 bytes (Kafka
@@ -239,14 +251,21 @@ impl LogDir {
         &self,
         high_watermarks: &BTreeMap<TopicPartition, i64>,
     ) -> Result<()> {
-        let entries: Vec<OffsetEntry> = high_watermarks
-            .iter()
-            .map(|(tp, &offset)| OffsetEntry {
-                topic_partition: tp.clone(),
-                offset,
-            })
-            .collect();
-        checkpoint::write(&self.path.join(REPLICATION_OFFSET_CHECKPOINT), &entries)
+        write_offsets(
+            &self.path.join(REPLICATION_OFFSET_CHECKPOINT),
+            high_watermarks,
+        )
+    }
+
+    /// First dirty offsets from `cleaner-offset-checkpoint` (written by the log cleaner); an
+    /// unreadable file means "clean everything again", which is safe.
+    pub fn read_cleaner_offsets(&self) -> Result<BTreeMap<TopicPartition, i64>> {
+        read_offsets_or_empty(&self.path.join(CLEANER_OFFSET_CHECKPOINT))
+    }
+
+    /// Writes `cleaner-offset-checkpoint`.
+    pub fn write_cleaner_offsets(&self, first_dirty: &BTreeMap<TopicPartition, i64>) -> Result<()> {
+        write_offsets(&self.path.join(CLEANER_OFFSET_CHECKPOINT), first_dirty)
     }
 
     /// Deletes a partition's log: renames its directory to `<topic>-<partition>.<id>-delete`
@@ -353,6 +372,13 @@ mod tests {
         assert_eq!(dir.previous_broker_epoch(), Some(42));
         assert!(!root.join(clean_shutdown::CLEAN_SHUTDOWN_FILE).exists());
         assert_eq!(dir.read_high_watermarks().unwrap(), hw);
+        assert!(dir.read_cleaner_offsets().unwrap().is_empty());
+        dir.write_cleaner_offsets(&hw).unwrap();
+        assert_eq!(
+            fs::read_to_string(root.join(CLEANER_OFFSET_CHECKPOINT)).unwrap(),
+            "0\n1\na.b-c 0 40\n"
+        );
+        assert_eq!(dir.read_cleaner_offsets().unwrap(), hw);
         let loaded = dir.load_logs(|_| cfg.clone(), 0).unwrap();
         assert!(!stale.exists(), "-delete dirs are removed at load");
         assert_eq!(loaded.len(), 2);

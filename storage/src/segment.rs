@@ -96,11 +96,14 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
+    /// The segment's `.log`, `.index` and `.timeindex` paths, each with `extra` appended
+    /// (`""` for a live segment, `.cleaned`/`.swap` for the cleaner's output, spec §1.5).
+    fn paths(dir: &Path, base_offset: i64, extra: &str) -> (PathBuf, PathBuf, PathBuf) {
+        let name = |suffix: &str| segment_file_name(base_offset, &format!("{suffix}{extra}"));
         (
-            dir.join(segment_file_name(base_offset, LOG_FILE_SUFFIX)),
-            dir.join(segment_file_name(base_offset, INDEX_FILE_SUFFIX)),
-            dir.join(segment_file_name(base_offset, TIME_INDEX_FILE_SUFFIX)),
+            dir.join(name(LOG_FILE_SUFFIX)),
+            dir.join(name(INDEX_FILE_SUFFIX)),
+            dir.join(name(TIME_INDEX_FILE_SUFFIX)),
         )
     }
 
@@ -112,7 +115,19 @@ impl Segment {
         config: SegmentConfig,
         now_ms: i64,
     ) -> Result<Self> {
-        let (log_path, index_path, time_path) = Self::paths(dir, base_offset);
+        Self::create_with_suffix(dir, base_offset, config, now_ms, "")
+    }
+
+    /// Like `create`, with `extra` appended to every file name (the log cleaner writes
+    /// `<base>.log.cleaned` etc., Kafka `LogCleaner.createNewCleanedSegment`).
+    pub(crate) fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        config: SegmentConfig,
+        now_ms: i64,
+        extra: &str,
+    ) -> Result<Self> {
+        let (log_path, index_path, time_path) = Self::paths(dir, base_offset, extra);
         let log = OpenOptions::new()
             .read(true)
             .write(true)
@@ -148,7 +163,7 @@ impl Segment {
         config: SegmentConfig,
         now_ms: i64,
     ) -> Result<Self> {
-        let (log_path, index_path, time_path) = Self::paths(dir, base_offset);
+        let (log_path, index_path, time_path) = Self::paths(dir, base_offset, "");
         let log = OpenOptions::new()
             .read(true)
             .write(true)
@@ -435,6 +450,12 @@ impl Segment {
         Ok(None)
     }
 
+    /// Max timestamp of the first batch (Kafka `getFirstBatchTimestamp`); `None` if empty.
+    pub(crate) fn first_batch_timestamp(&self) -> Result<Option<i64>> {
+        let mut scanner = HeaderScanner::new(&self.log, &self.log_path, self.size);
+        Ok(scanner.at(0)?.map(|b| b.header.max_timestamp))
+    }
+
     /// Offset after the last batch, or the base offset if empty (Kafka `readNextOffset`):
     /// scans from the last offset-index entry to the end.
     pub(crate) fn read_next_offset(&self) -> Result<i64> {
@@ -648,10 +669,62 @@ impl Segment {
         self.flush()
     }
 
+    /// Renames every file of the segment from `<name><from>` to `<name><to>` (Kafka
+    /// `changeFileSuffixes`: `.cleaned` → `.swap` → live). Open handles stay valid. The
+    /// caller fsyncs the directory.
+    pub(crate) fn change_file_suffixes(&mut self, from: &str, to: &str) -> Result<()> {
+        let rename = |path: &Path| -> Option<PathBuf> {
+            let name = path.file_name()?.to_str()?;
+            let stem = name.strip_suffix(from)?;
+            Some(path.with_file_name(format!("{stem}{to}")))
+        };
+        let target = rename(&self.log_path).ok_or_else(|| {
+            Error::corrupt(
+                &self.log_path,
+                0,
+                format!("file name does not end in {from:?}"),
+            )
+        })?;
+        std::fs::rename(&self.log_path, &target).ctx(&self.log_path)?;
+        self.log_path = target;
+        for idx in [self.offset_index.file_mut(), self.time_index.file_mut()] {
+            if let Some(target) = rename(idx.path()) {
+                idx.rename(target)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the `.log`'s modification time (the cleaner gives its output the time of the
+    /// newest segment it replaces, as Kafka does, so time-based decisions do not restart).
+    pub(crate) fn set_last_modified_ms(&self, ms: i64) -> Result<()> {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+        self.log.set_modified(t).ctx(&self.log_path)
+    }
+
     /// Deletes the segment's files: each is first renamed to `*.deleted` (so a crash midway
     /// leaves only files that load removes), then unlinked. Also removes a `.txnindex` and the
     /// producer snapshot named after the base offset, as Kafka does with the segment.
-    pub(crate) fn delete(mut self) -> Result<()> {
+    pub(crate) fn delete(self) -> Result<()> {
+        self.delete_files(&[TXN_INDEX_FILE_SUFFIX, SNAPSHOT_FILE_SUFFIX])
+    }
+
+    /// Deletes a segment the log cleaner replaced: like `delete`, but the producer snapshot
+    /// stays (it describes an offset, not this segment's bytes; Kafka's `replaceSegments`
+    /// keeps it too).
+    pub(crate) fn delete_replaced(self) -> Result<()> {
+        self.delete_files(&[TXN_INDEX_FILE_SUFFIX])
+    }
+
+    /// Deletes only this segment's own files (a discarded `.cleaned` output: the live
+    /// segment of the same base keeps its `.txnindex` and snapshot).
+    pub(crate) fn delete_own_files(self) -> Result<()> {
+        self.delete_files(&[])
+    }
+
+    /// Renames the `.log` and indexes to `*.deleted`, then unlinks them and the files of
+    /// this base with the `also` suffixes.
+    fn delete_files(mut self, also: &[&str]) -> Result<()> {
         let dir = self
             .log_path
             .parent()
@@ -671,7 +744,7 @@ impl Segment {
             }
         }
         drop(self);
-        for suffix in [TXN_INDEX_FILE_SUFFIX, SNAPSHOT_FILE_SUFFIX] {
+        for suffix in also {
             fs_util::remove_if_exists(&dir.join(segment_file_name(base, suffix)))?;
         }
         for path in doomed {

@@ -45,6 +45,8 @@ pub struct BatchBuilder {
     base_timestamp: Option<i64>,
     max_timestamp: i64,
     records_count: i32,
+    /// Offset delta of the last appended record (−1 before the first), or the override.
+    last_offset_delta: i32,
     /// Header placeholder, then the uncompressed records.
     buf: Vec<u8>,
 }
@@ -71,6 +73,7 @@ impl BatchBuilder {
             base_timestamp: None,
             max_timestamp: NO_TIMESTAMP,
             records_count: 0,
+            last_offset_delta: -1,
             buf,
         }
     }
@@ -120,6 +123,25 @@ impl BatchBuilder {
         self
     }
 
+    /// KIP-534: marks the batch with a delete horizon (attributes bit 6): `baseTimestamp`
+    /// becomes `horizon_ms` and record timestamps are stored relative to it. Only the log
+    /// cleaner sets it; call before the first append.
+    pub fn delete_horizon(mut self, horizon_ms: i64) -> BatchBuilder {
+        self.flags |= attributes::DELETE_HORIZON;
+        self.base_timestamp = Some(horizon_ms);
+        self
+    }
+
+    /// Makes `lastOffsetDelta` cover `last_offset` even if the last record kept is earlier
+    /// (Kafka `overrideLastOffset`: the log cleaner keeps a batch's last offset so the
+    /// producer's last sequence survives compaction). Call after the last append.
+    pub fn override_last_offset(&mut self, last_offset: i64) {
+        let delta = last_offset.saturating_sub(self.base_offset);
+        self.last_offset_delta = i32::try_from(delta)
+            .unwrap_or(i32::MAX)
+            .max(self.last_offset_delta);
+    }
+
     /// Records appended so far.
     pub fn records_count(&self) -> usize {
         usize::try_from(self.records_count).unwrap_or(0)
@@ -144,10 +166,35 @@ impl BatchBuilder {
         value: Option<&[u8]>,
         headers: &[Header<'_>],
     ) -> Result<()> {
+        let offset = self
+            .base_offset
+            .wrapping_add(i64::from(self.last_offset_delta) + 1);
+        self.append_with_offset(offset, timestamp, key, value, headers)
+    }
+
+    /// Appends a record at an explicit `offset` above the previous record's (Kafka
+    /// `appendWithOffset`; the log cleaner keeps surviving records at their offsets, leaving
+    /// gaps). Fails with `InvalidRecord` if the offset does not increase or its delta from the
+    /// base offset does not fit an int32.
+    pub fn append_with_offset(
+        &mut self,
+        offset: i64,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header<'_>],
+    ) -> Result<()> {
+        let offset_delta = match i32::try_from(offset.wrapping_sub(self.base_offset)) {
+            Ok(d) if d > self.last_offset_delta && offset >= self.base_offset => d,
+            _ => {
+                return Err(RecordsError::InvalidRecord {
+                    reason: "record offset does not increase within the batch",
+                })
+            }
+        };
         let base_timestamp = self.base_timestamp.unwrap_or(timestamp);
         // Java computes the delta in wrapping long arithmetic; so do we, so it round-trips.
         let timestamp_delta = timestamp.wrapping_sub(base_timestamp);
-        let offset_delta = self.records_count;
 
         let mut body_len = 1 + varlong_len(timestamp_delta) + varint_len(offset_delta);
         body_len = body_len
@@ -191,6 +238,7 @@ impl BatchBuilder {
 
         self.base_timestamp = Some(base_timestamp);
         self.records_count += 1;
+        self.last_offset_delta = offset_delta;
         // Kafka's max starts at NO_TIMESTAMP (−1) and only grows.
         self.max_timestamp = self.max_timestamp.max(timestamp);
         Ok(())
@@ -227,7 +275,7 @@ impl BatchBuilder {
             magic: MAGIC_V2,
             crc: 0,
             attributes: self.flags | i16::from(self.compression.id()),
-            last_offset_delta: (self.records_count - 1).max(0),
+            last_offset_delta: self.last_offset_delta.max(0),
             base_timestamp: self.base_timestamp.unwrap_or(NO_TIMESTAMP),
             max_timestamp: self.log_append_time.unwrap_or(self.max_timestamp),
             producer_id: self.producer_id,
@@ -265,5 +313,51 @@ fn put_field(buf: &mut Vec<u8>, field: Option<&[u8]>) {
             put_varint(buf, len_i32(b.len()));
             buf.extend_from_slice(b);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_offsets_delete_horizon_and_last_offset_override() {
+        let mut b = BatchBuilder::new(Compression::Gzip)
+            .base_offset(100)
+            .producer(7, 1, 10)
+            .delete_horizon(5_000);
+        b.append_with_offset(101, 1_000, Some(b"a"), None, &[])
+            .unwrap();
+        b.append_with_offset(104, 2_000, Some(b"b"), Some(b"v"), &[])
+            .unwrap();
+        assert!(b.append_with_offset(104, 0, None, None, &[]).is_err());
+        assert!(b.append_with_offset(99, 0, None, None, &[]).is_err());
+        b.override_last_offset(107);
+        let batch = b.build().unwrap();
+        let h = batch.header;
+        assert!(h.has_delete_horizon());
+        assert_eq!(
+            (
+                h.base_timestamp,
+                h.max_timestamp,
+                h.last_offset(),
+                h.records_count
+            ),
+            (5_000, 2_000, 107, 2)
+        );
+        assert_eq!(h.last_sequence(), 17);
+        batch.verify_crc().unwrap();
+        let recs: Vec<_> = batch.records().map(Result::unwrap).collect();
+        let seen: Vec<_> = recs
+            .iter()
+            .map(|r| (r.offset(), r.timestamp(), r.sequence(), r.value().is_none()))
+            .collect();
+        assert_eq!(seen, vec![(101, 1_000, 11, true), (104, 2_000, 14, false)]);
+        // Plain appends still number records 0, 1, 2, … after the base offset.
+        let mut b = BatchBuilder::new(Compression::None).base_offset(5);
+        for _ in 0..3 {
+            b.append(1, None, Some(b"x"), &[]).unwrap();
+        }
+        assert_eq!(b.build().unwrap().header.last_offset(), 7);
     }
 }

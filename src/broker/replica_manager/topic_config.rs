@@ -7,7 +7,7 @@ use storage::log::{CleanupPolicy, LogConfig};
 use crate::config::{self, ServerConfig};
 
 /// The settings of a partition that the log and the append path need.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PartitionConfig {
     pub(crate) log: LogConfig,
     /// `message.timestamp.type=LogAppendTime`: the broker stamps batches on append.
@@ -40,6 +40,12 @@ fn log_config_from(c: &ServerConfig) -> LogConfig {
         flush_ms: c.log_flush_interval_ms,
         max_message_bytes: c.message_max_bytes.max(0) as u32,
         cleanup_policy: cleanup_policy(compact, delete),
+        delete_retention_ms: c.log_cleaner_delete_retention_ms,
+        min_compaction_lag_ms: c.log_cleaner_min_compaction_lag_ms,
+        max_compaction_lag_ms: c.log_cleaner_max_compaction_lag_ms,
+        // `log.cleaner.min.cleanable.ratio` is a double the config table does not type yet:
+        // Kafka's default, overridable per topic.
+        min_cleanable_dirty_ratio: storage::log::MIN_CLEANABLE_DIRTY_RATIO_DEFAULT,
     }
 }
 
@@ -76,6 +82,10 @@ pub(crate) fn for_topic(
             "flush.messages" => set(&mut c.flush_interval_messages, v),
             "flush.ms" => set(&mut c.flush_ms, v),
             "max.message.bytes" => set(&mut c.max_message_bytes, v),
+            "delete.retention.ms" => set(&mut c.delete_retention_ms, v),
+            "min.compaction.lag.ms" => set(&mut c.min_compaction_lag_ms, v),
+            "max.compaction.lag.ms" => set(&mut c.max_compaction_lag_ms, v),
+            "min.cleanable.dirty.ratio" => set(&mut c.min_cleanable_dirty_ratio, v),
             "cleanup.policy" => {
                 let parts: Vec<&str> = v.split(',').map(str::trim).collect();
                 c.cleanup_policy =

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 pub enum CleanupPolicy {
     /// `delete` (default): time and size retention apply.
     Delete,
-    /// `compact`: only log-start-offset deletion applies (compaction is not implemented).
+    /// `compact`: the log cleaner keeps the latest record per key; no time or size retention.
     Compact,
     /// `compact,delete`.
     CompactDelete,
@@ -22,10 +22,16 @@ impl CleanupPolicy {
     pub fn deletes(self) -> bool {
         matches!(self, CleanupPolicy::Delete | CleanupPolicy::CompactDelete)
     }
+
+    /// Whether the log cleaner compacts the log.
+    pub fn compacts(self) -> bool {
+        matches!(self, CleanupPolicy::Compact | CleanupPolicy::CompactDelete)
+    }
 }
 
-/// Per-log settings. Field = Kafka topic key with `_` for `.`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Per-log settings. Field = Kafka topic key with `_` for `.`. (`PartialEq` only: the
+/// dirty ratio is a float, as in Kafka.)
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll when the active segment would exceed this. Default 1 GiB.
     pub segment_bytes: u32,
@@ -51,6 +57,18 @@ pub struct LogConfig {
     pub max_message_bytes: u32,
     /// `cleanup.policy`. Default `delete`.
     pub cleanup_policy: CleanupPolicy,
+    /// `delete.retention.ms`: how long the cleaner keeps a tombstone after it first marked its
+    /// batch with a delete horizon (KIP-534). Default 1 day.
+    pub delete_retention_ms: i64,
+    /// `min.compaction.lag.ms`: a segment whose largest timestamp is younger than this is not
+    /// compacted yet. Default 0.
+    pub min_compaction_lag_ms: i64,
+    /// `min.cleanable.dirty.ratio`: clean only when dirty bytes / cleanable bytes exceed this.
+    /// Default 0.5.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `max.compaction.lag.ms`: a dirty segment whose first batch is older than this is
+    /// cleaned whatever the dirty ratio. Default `i64::MAX` (never forced).
+    pub max_compaction_lag_ms: i64,
 }
 
 /// Kafka's defaults.
@@ -61,6 +79,8 @@ pub const RETENTION_BYTES_DEFAULT: i64 = -1;
 pub const INDEX_INTERVAL_BYTES_DEFAULT: u32 = 4096;
 pub const SEGMENT_INDEX_BYTES_DEFAULT: u32 = 10 * 1024 * 1024;
 pub const MAX_MESSAGE_BYTES_DEFAULT: u32 = 1024 * 1024 + 12;
+pub const DELETE_RETENTION_MS_DEFAULT: i64 = 24 * 60 * 60 * 1000;
+pub const MIN_CLEANABLE_DIRTY_RATIO_DEFAULT: f64 = 0.5;
 /// Kafka's lower bound for `segment.bytes` (`LEGACY_RECORD_OVERHEAD_V0`).
 pub const SEGMENT_BYTES_MIN: u32 = 14;
 
@@ -77,6 +97,10 @@ impl Default for LogConfig {
             flush_ms: i64::MAX,
             max_message_bytes: MAX_MESSAGE_BYTES_DEFAULT,
             cleanup_policy: CleanupPolicy::Delete,
+            delete_retention_ms: DELETE_RETENTION_MS_DEFAULT,
+            min_compaction_lag_ms: 0,
+            min_cleanable_dirty_ratio: MIN_CLEANABLE_DIRTY_RATIO_DEFAULT,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }
@@ -131,6 +155,34 @@ impl LogConfig {
         }
         if self.flush_ms < 0 {
             return bad("flush.ms", self.flush_ms, "must be at least 0");
+        }
+        if self.delete_retention_ms < 0 {
+            return bad(
+                "delete.retention.ms",
+                self.delete_retention_ms,
+                "must be at least 0",
+            );
+        }
+        if self.min_compaction_lag_ms < 0 {
+            return bad(
+                "min.compaction.lag.ms",
+                self.min_compaction_lag_ms,
+                "must be at least 0",
+            );
+        }
+        if self.max_compaction_lag_ms < 1 {
+            return bad(
+                "max.compaction.lag.ms",
+                self.max_compaction_lag_ms,
+                "must be at least 1",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.min_cleanable_dirty_ratio) {
+            return bad(
+                "min.cleanable.dirty.ratio",
+                self.min_cleanable_dirty_ratio,
+                "must be in [0, 1]",
+            );
         }
         if self.max_message_bytes > i32::MAX as u32 {
             return bad(

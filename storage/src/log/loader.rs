@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
+use crate::cleaner::{CLEANED_FILE_SUFFIX, SWAP_FILE_SUFFIX};
 use crate::error::{IoContext, Result};
 use crate::fs_util;
 use crate::segment::{
@@ -17,8 +18,6 @@ use crate::segment::{
     TIME_INDEX_FILE_SUFFIX, TXN_INDEX_FILE_SUFFIX,
 };
 
-const CLEANED_FILE_SUFFIX: &str = ".cleaned";
-const SWAP_FILE_SUFFIX: &str = ".swap";
 /// KRaft snapshots queued for deletion are handled by the metadata log, not here.
 const KRAFT_SNAPSHOT_DELETED_SUFFIX: &str = ".checkpoint.deleted";
 
