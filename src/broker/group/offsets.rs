@@ -63,7 +63,6 @@ pub(crate) fn offset_commit_record(
                 metadata: v.metadata.clone(),
                 commit_timestamp: v.commit_timestamp,
                 expire_timestamp: v.expire_timestamp.unwrap_or(-1),
-                ..Default::default()
             },
             if v.expire_timestamp.is_some() {
                 OFFSET_COMMIT_VALUE_VERSION_EXPIRE
@@ -312,9 +311,7 @@ mod tests {
                 session_timeout: 45_000,
                 subscription: Bytes::from_static(b"sub"),
                 assignment: Bytes::from_static(b"asg"),
-                ..Default::default()
             }],
-            ..Default::default()
         };
         let r = OffsetsRecord::Group {
             group: "g".into(),

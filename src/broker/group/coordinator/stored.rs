@@ -43,10 +43,8 @@ pub(super) fn group_record(
                 session_timeout: m.session_timeout_ms,
                 subscription: m.metadata_for(&protocol),
                 assignment: assignment.get(&m.member_id).cloned().unwrap_or_default(),
-                ..Default::default()
             })
             .collect(),
-        ..Default::default()
     };
     OffsetsRecord::Group {
         group: group_id.to_string(),
