@@ -211,6 +211,9 @@ impl Broker {
 
     pub(crate) fn heartbeat(&self, req: HeartbeatRequest) -> HeartbeatResponse {
         let error = match self.group_coordinator_ready() {
+            // Kafka `handleHeartbeat`: while the group is still loading, answer blindly; the
+            // loaded member's session starts once the load is done.
+            Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS) => ErrorCode::NONE,
             Err(e) => e,
             Ok(_) => self.groups.with_core(|core, now| {
                 core.heartbeat(
