@@ -727,7 +727,9 @@ impl GroupCoordinator {
         for id in gone {
             group.members.remove(&id);
         }
-        group.pending_members.clear();
+        // KIP-394 member ids handed out but not yet used stay valid across the round (Kafka
+        // keeps `pendingMembers` until they join or their session expires): a member between
+        // its two joins must not be told UNKNOWN_MEMBER_ID.
         group.initial_rebalance = None;
         group.generation = group.generation.wrapping_add(1);
         if group.members.is_empty() {
@@ -1505,6 +1507,24 @@ mod tests {
             c.validate_commit(10, "third", 3, "m", None),
             Err(ErrorCode::ILLEGAL_GENERATION)
         );
+    }
+
+    #[test]
+    fn a_member_between_its_two_joins_survives_a_completed_round() {
+        let mut c = coordinator(0);
+        c.join(0, 1, join_req("", &["range"]));
+        c.join(0, 2, join_req("", &["range"]));
+        let r = join_replies(&mut c);
+        let (a, b) = (r[&1].member_id.clone(), r[&2].member_id.clone());
+        // a comes back first: with no initial delay its round completes without b.
+        c.join(1, 3, join_req(&a, &["range"]));
+        assert_eq!(join_replies(&mut c)[&3].generation_id, 1);
+        c.join(2, 4, join_req(&b, &["range"]));
+        assert!(join_replies(&mut c).is_empty(), "b joins the next round");
+        assert_eq!(c.state(G), Some(GroupState::PreparingRebalance));
+        c.join(3, 5, join_req(&a, &["range"]));
+        let r = join_replies(&mut c);
+        assert_eq!((r[&4].generation_id, r[&5].generation_id), (2, 2));
     }
 
     #[test]
