@@ -235,7 +235,11 @@ impl GroupCoordinatorHandle {
     }
 
     fn tick(&self) {
-        self.with_core(|core, now| core.tick(now));
+        // Sessions of loaded members start when the load is done (Kafka `onGroupLoaded`):
+        // no expiry while the groups are still being replayed.
+        if self.is_loaded() {
+            self.with_core(|core, now| core.tick(now));
+        }
     }
 }
 

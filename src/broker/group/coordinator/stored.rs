@@ -101,8 +101,8 @@ impl GroupCoordinator {
                         assignment: m.assignment,
                         join_token: None,
                         sync_token: None,
-                        // Set by `finish_load` (Kafka `onGroupLoaded`).
-                        session_deadline: now,
+                        // Restarted by `finish_load` (Kafka `onGroupLoaded`).
+                        session_deadline: now.saturating_add(Millis::from(m.session_timeout)),
                         is_new: false,
                     },
                 );
