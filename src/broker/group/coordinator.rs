@@ -1,5 +1,5 @@
 //! The classic group coordinator's core: group membership, rebalances and committed offsets,
-//! sans-I/O. Every input carries `now` (monotonic milliseconds); answers that must wait for a
+//! sans-I/O. Every input carries `now` (see [`Millis`]); answers that must wait for a
 //! rebalance (JoinGroup, SyncGroup) are identified by a [`Token`] and come out of
 //! [`GroupCoordinator::take_replies`] when they are ready. The I/O wrapper (`group.rs`) maps
 //! tokens to channels and ticks the core with a timer.
@@ -21,7 +21,9 @@
 //!     │ last member leaves / expires    │       ▼                               │   SyncGroup
 //!     └─────────────────────────────────┼──── Empty                             ▼
 //!                                       └──── join / leave / expiry ────────  Stable
-//!   any ── DeleteGroups (Empty only) ──▶ Dead (removed)
+//!                                                         (SyncGroup → Stable once stored)
+//!   Empty ── DeleteGroups, or no offsets left after retention/OffsetDelete ──▶ Dead (removed)
+//!   loaded from __consumer_offsets: with members → Stable, without → Empty
 //! ```
 
 mod expiry;
@@ -34,9 +36,10 @@ use protocol::ErrorCode;
 
 use super::offsets::OffsetsRecord;
 
-/// Milliseconds on the coordinator's clock: wall-clock based (Kafka's `time.milliseconds()`),
-/// so that state timestamps persisted in GroupMetadataValue and commit timestamps compare
-/// with it after a restart.
+/// Milliseconds on the coordinator's clock: since the Unix epoch, like Kafka's
+/// `time.milliseconds()`, so that state timestamps persisted in GroupMetadataValue and commit
+/// timestamps still compare with it after a restart (the I/O side advances it monotonically
+/// from the wall clock at start-up, so timers never jump).
 pub(crate) type Millis = i64;
 /// Identifies a delayed JoinGroup/SyncGroup answer.
 pub(crate) type Token = u64;
