@@ -66,6 +66,8 @@ pub(crate) struct CoordinatorConfig {
     pub(crate) max_session_timeout_ms: i32,
     /// `offsets.retention.minutes`, in milliseconds.
     pub(crate) offsets_retention_ms: Millis,
+    /// `group.max.size` (Kafka's default is unbounded; [`GROUP_MEMBERS_MAX`] still applies).
+    pub(crate) group_max_size: usize,
 }
 
 impl Default for CoordinatorConfig {
@@ -75,6 +77,7 @@ impl Default for CoordinatorConfig {
             min_session_timeout_ms: 6000,
             max_session_timeout_ms: 1_800_000,
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
+            group_max_size: i32::MAX as usize,
         }
     }
 }
@@ -483,6 +486,20 @@ impl GroupCoordinator {
             }
             self.groups.insert(req.group_id.clone(), Group::new(now));
         }
+        if !self.accept_joining_member(&req.group_id, &req.member_id) {
+            // Kafka removes a member it refuses (one not yet rejoined beyond the size).
+            if self.groups[&req.group_id]
+                .members
+                .contains_key(&req.member_id)
+            {
+                self.remove_member(&req.group_id, &req.member_id);
+                self.after_members_removed(now, &req.group_id);
+            }
+            return self.reply_join(
+                token,
+                JoinResult::error(ErrorCode::GROUP_MAX_SIZE_REACHED, ""),
+            );
+        }
         let group = &self.groups[&req.group_id];
         if group.state == GroupState::Dead {
             return self.reply_join(
@@ -500,6 +517,33 @@ impl GroupCoordinator {
             self.join_known(now, token, req)
         } else {
             self.join_unknown(now, token, req)
+        }
+    }
+
+    /// Kafka `acceptJoiningMember` (`group.max.size`): while preparing a rebalance, members
+    /// that already rejoined count (a shrunk limit then drops the last ones to rejoin);
+    /// otherwise the group's size does. Existing members are always let back in outside a
+    /// rebalance.
+    fn accept_joining_member(&self, group_id: &str, member_id: &str) -> bool {
+        let Some(g) = self.groups.get(group_id) else {
+            return true;
+        };
+        let max = self.config.group_max_size;
+        match g.state {
+            GroupState::Empty | GroupState::Dead => true,
+            GroupState::PreparingRebalance => {
+                g.members
+                    .get(member_id)
+                    .is_some_and(|m| m.join_token.is_some())
+                    || g.members
+                        .values()
+                        .filter(|m| m.join_token.is_some())
+                        .count()
+                        < max
+            }
+            GroupState::CompletingRebalance | GroupState::Stable => {
+                g.members.contains_key(member_id) || g.members.len() < max
+            }
         }
     }
 
@@ -1528,6 +1572,29 @@ mod tests {
         c.join(3, 5, join_req(&a, &["range"]));
         let r = join_replies(&mut c);
         assert_eq!((r[&4].generation_id, r[&5].generation_id), (2, 2));
+    }
+
+    #[test]
+    fn group_max_size_refuses_new_members() {
+        let mut c = GroupCoordinator::new(
+            CoordinatorConfig {
+                initial_rebalance_delay_ms: 0,
+                group_max_size: 1,
+                ..Default::default()
+            },
+            42,
+        );
+        let a = join_new(&mut c, 0, 1);
+        assert_eq!(join_replies(&mut c)[&1].error, ErrorCode::NONE);
+        c.join(1, 2, join_req("", &["range"]));
+        let r = join_replies(&mut c);
+        assert_eq!(
+            (r[&2].error, r[&2].member_id.as_str()),
+            (ErrorCode::GROUP_MAX_SIZE_REACHED, "")
+        );
+        // The member already in the group is let back in.
+        c.join(2, 3, join_req(&a, &["range"]));
+        assert_eq!(join_replies(&mut c)[&3].error, ErrorCode::NONE);
     }
 
     #[test]

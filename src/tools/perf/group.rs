@@ -614,7 +614,10 @@ fn load(args: LoadArgs) -> Result<()> {
     };
     let dir = root.join(format!("{}-0", offsets::OFFSETS_TOPIC));
     if dir.exists() {
-        bail!("{} already exists: give --dir an empty directory", dir.display());
+        bail!(
+            "{} already exists: give --dir an empty directory",
+            dir.display()
+        );
     }
     let result = load_in(&args, &dir);
     if remove {

@@ -124,10 +124,21 @@ impl GroupCoordinator {
                 && g.protocol_type.is_none()
                 && g.offsets.is_empty())
         });
-        for g in self.groups.values_mut() {
+        let max = self.config.group_max_size;
+        let mut over_capacity = Vec::new();
+        for (id, g) in self.groups.iter_mut() {
             for m in g.members.values_mut() {
                 m.touch(now);
             }
+            if g.members.len() > max {
+                over_capacity.push(id.clone());
+            }
+        }
+        // Kafka `onGroupLoaded`: a group loaded with more members than `group.max.size`
+        // rebalances, so the members can commit before the last ones to rejoin are dropped.
+        for id in over_capacity {
+            tracing::info!(group = %id, max, "loaded group is over capacity: rebalancing");
+            self.maybe_prepare_rebalance(now, &id);
         }
     }
 
