@@ -130,11 +130,22 @@ impl Broker {
                 return Outcome::Close;
             }
         };
-        self.dispatch(api, version, header.correlation_id, body)
+        let client = group::RequestClient {
+            client_id: header.client_id.as_deref().unwrap_or(""),
+            peer,
+        };
+        self.dispatch(api, version, header.correlation_id, client, body)
             .await
     }
 
-    async fn dispatch(&self, api: ApiKey, version: i16, cid: i32, body: RequestBody) -> Outcome {
+    async fn dispatch(
+        &self,
+        api: ApiKey,
+        version: i16,
+        cid: i32,
+        client: group::RequestClient<'_>,
+        body: RequestBody,
+    ) -> Outcome {
         fn respond<M: Message>(api: ApiKey, version: i16, cid: i32, m: &M) -> Outcome {
             Outcome::Respond(encode_response(api, version, cid, m))
         }
@@ -184,9 +195,12 @@ impl Broker {
             RequestBody::FindCoordinator(r) => {
                 respond(api, version, cid, &self.find_coordinator(r, version).await)
             }
-            RequestBody::JoinGroup(r) => {
-                respond(api, version, cid, &self.join_group(r, version).await)
-            }
+            RequestBody::JoinGroup(r) => respond(
+                api,
+                version,
+                cid,
+                &self.join_group(r, version, client).await,
+            ),
             RequestBody::SyncGroup(r) => {
                 respond(api, version, cid, &self.sync_group(r, version).await)
             }
@@ -204,6 +218,9 @@ impl Broker {
             }
             RequestBody::DeleteGroups(r) => {
                 respond(api, version, cid, &self.delete_groups(r).await)
+            }
+            RequestBody::OffsetDelete(r) => {
+                respond(api, version, cid, &self.offset_delete(r).await)
             }
             RequestBody::InitProducerId(r) => {
                 respond(api, version, cid, &self.init_producer_id(r).await)

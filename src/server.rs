@@ -166,10 +166,16 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
                     ),
                     min_session_timeout_ms: config.group_min_session_timeout_ms,
                     max_session_timeout_ms: config.group_max_session_timeout_ms,
+                    offsets_retention_ms: i64::from(config.offsets_retention_minutes)
+                        .saturating_mul(60_000),
+                    group_max_size: config.group_max_size.max(1) as usize,
                 },
                 offsets_topic_partitions: config.offsets_topic_num_partitions,
                 offsets_topic_replication_factor: config.offsets_topic_replication_factor,
                 offsets_topic_segment_bytes: config.offsets_topic_segment_bytes,
+                offsets_retention_check_interval: std::time::Duration::from_millis(
+                    config.offsets_retention_check_interval_ms.max(1) as u64,
+                ),
             },
             rand::random(),
         ),

@@ -1,8 +1,10 @@
 //! The group coordinator's I/O side: owns the sans-I/O core (`group/coordinator.rs`) behind a
-//! mutex, turns its delayed JoinGroup/SyncGroup answers into oneshot channels, ticks it with a
-//! timer, creates `__consumer_offsets` through the controller on first use, and loads the
-//! committed offsets from that topic's log at start-up (`group/offsets.rs`). The API handlers
-//! are in `group/handlers.rs`.
+//! mutex, turns its delayed JoinGroup/SyncGroup answers into oneshot channels, appends the
+//! records it asks for to `__consumer_offsets` in order (a writer task), ticks it with a timer
+//! (sessions, rebalances, and offset retention every `offsets.retention.check.interval.ms`),
+//! creates `__consumer_offsets` through the controller on first use, and loads groups and
+//! committed offsets from that topic's log at start-up (`group/load.rs`, `group/offsets.rs`).
+//! The API handlers are in `group/handlers.rs`.
 //!
 //! This node is the coordinator of every group (single node). Until `__consumer_offsets` is
 //! created and loaded, FindCoordinator answers COORDINATOR_NOT_AVAILABLE and the group APIs
@@ -10,19 +12,21 @@
 
 pub(crate) mod coordinator;
 mod handlers;
+pub(crate) mod load;
+pub(crate) use handlers::RequestClient;
 pub(crate) mod offsets;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use protocol::messages::CreateTopicsRequest;
-use protocol::{records, ErrorCode};
+use protocol::ErrorCode;
 use storage::TopicPartition;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, Notify};
 
 use super::replica_manager::{ReadOutcome, ReadRequest, ReplicaManager};
 use super::Broker;
@@ -30,7 +34,8 @@ use coordinator::{
     CommittedOffset, CoordinatorConfig, GroupCoordinator, JoinRequest, JoinResult, Millis, Reply,
     SyncResult, Token,
 };
-use offsets::{OffsetsRecord, OFFSETS_TOPIC};
+use load::PartitionLoader;
+use offsets::OFFSETS_TOPIC;
 
 /// How often the timer ticks the core (session expiry, rebalance deadlines).
 const TICK_INTERVAL: Duration = Duration::from_millis(100);
@@ -50,6 +55,8 @@ pub(crate) struct GroupSettings {
     pub(crate) offsets_topic_replication_factor: i16,
     /// `offsets.topic.segment.bytes`.
     pub(crate) offsets_topic_segment_bytes: i32,
+    /// `offsets.retention.check.interval.ms`.
+    pub(crate) offsets_retention_check_interval: Duration,
 }
 
 #[derive(Debug)]
@@ -89,8 +96,12 @@ impl Inner {
 pub(crate) struct GroupCoordinatorHandle {
     settings: GroupSettings,
     inner: Mutex<Inner>,
-    /// Origin of the core's monotonic clock.
+    /// Origin of the core's clock: wall-clock milliseconds at `started`, advanced by the
+    /// monotonic clock (timers never jump; timestamps compare with persisted ones).
     started: Instant,
+    started_wall_ms: Millis,
+    /// Wakes the writer task when the core has records to append.
+    write_wake: Notify,
     next_token: AtomicU64,
     /// Set once `__consumer_offsets` exists and every partition has been replayed.
     loaded: watch::Sender<bool>,
@@ -110,6 +121,10 @@ impl GroupCoordinatorHandle {
                 waiters: BTreeMap::new(),
             }),
             started: Instant::now(),
+            started_wall_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as Millis),
+            write_wake: Notify::new(),
             next_token: AtomicU64::new(1),
             loaded: watch::channel(false).0,
             creating: AtomicBool::new(false),
@@ -118,7 +133,7 @@ impl GroupCoordinatorHandle {
     }
 
     fn now(&self) -> Millis {
-        self.started.elapsed().as_millis() as Millis
+        self.started_wall_ms + self.started.elapsed().as_millis() as Millis
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -129,13 +144,21 @@ impl GroupCoordinatorHandle {
         *self.loaded.borrow()
     }
 
-    /// Runs `f` on the core with the current time, then delivers ready answers.
+    /// Runs `f` on the core with the current time, then delivers ready answers and wakes
+    /// the writer if records are waiting.
     fn with_core<R>(&self, f: impl FnOnce(&mut GroupCoordinator, Millis) -> R) -> R {
         let now = self.now();
         let mut inner = self.lock();
         let r = f(&mut inner.core, now);
-        inner.deliver();
+        self.after_core(&mut inner);
         r
+    }
+
+    fn after_core(&self, inner: &mut Inner) {
+        inner.deliver();
+        if inner.core.has_writes() {
+            self.write_wake.notify_one();
+        }
     }
 
     /// Reads the core without changing it.
@@ -152,7 +175,7 @@ impl GroupCoordinatorHandle {
             let mut inner = self.lock();
             inner.waiters.insert(token, Waiter::Join(tx));
             inner.core.join(now, token, req);
-            inner.deliver();
+            self.after_core(&mut inner);
         }
         let _guard = DropWaiter {
             handle: self,
@@ -197,7 +220,7 @@ impl GroupCoordinatorHandle {
                 protocol_name,
                 assignments,
             );
-            inner.deliver();
+            self.after_core(&mut inner);
         }
         let _guard = DropWaiter {
             handle: self,
@@ -212,7 +235,11 @@ impl GroupCoordinatorHandle {
     }
 
     fn tick(&self) {
-        self.with_core(|core, now| core.tick(now));
+        // Sessions of loaded members start when the load is done (Kafka `onGroupLoaded`):
+        // no expiry while the groups are still being replayed.
+        if self.is_loaded() {
+            self.with_core(|core, now| core.tick(now));
+        }
     }
 }
 
@@ -228,15 +255,31 @@ impl Drop for DropWaiter<'_> {
     }
 }
 
-/// Starts the coordinator's timer and loader tasks; both stop on shutdown.
+/// Starts the coordinator's timer, writer and loader tasks; all stop on shutdown.
 pub(crate) fn start(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let b = broker.clone();
     let mut sd = shutdown.clone();
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(TICK_INTERVAL);
+        let mut retention = tokio::time::interval_at(
+            tokio::time::Instant::now() + b.groups.settings.offsets_retention_check_interval,
+            b.groups.settings.offsets_retention_check_interval,
+        );
+        retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = interval.tick() => b.groups.tick(),
+                _ = retention.tick() => b.expire_offsets().await,
+                _ = sd.changed() => return,
+            }
+        }
+    });
+    let b = broker.clone();
+    let mut sd = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = b.groups.write_wake.notified() => b.flush_group_writes().await,
                 _ = sd.changed() => return,
             }
         }
@@ -263,25 +306,31 @@ async fn load_when_present(broker: &Broker) {
         }
     };
     let started = Instant::now();
-    let mut records = 0usize;
+    let mut stats = load::LoadStats::default();
     for p in &partitions {
         let tp = TopicPartition::new(OFFSETS_TOPIC, *p);
-        records += load_partition(broker, &tp).await;
+        let s = load_partition(broker, &tp).await;
+        stats.records += s.records;
+        stats.skipped_batches += s.skipped_batches;
+        stats.skipped_records += s.skipped_records;
     }
+    broker.groups.with_core(|core, now| core.finish_load(now));
     tracing::info!(
         partitions = partitions.len(),
-        records,
+        records = stats.records,
+        skipped_batches = stats.skipped_batches,
+        skipped_records = stats.skipped_records,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "loaded {OFFSETS_TOPIC}"
     );
     broker.groups.loaded.send_replace(true);
 }
 
-/// Replays one partition of `__consumer_offsets`; returns the number of records replayed.
-async fn load_partition(broker: &Broker, tp: &TopicPartition) -> usize {
+/// Replays one partition of `__consumer_offsets` into the core.
+async fn load_partition(broker: &Broker, tp: &TopicPartition) -> load::LoadStats {
     let replicas: &Arc<ReplicaManager> = &broker.replicas;
+    let mut loader = PartitionLoader::new(tp.to_string());
     let mut offset = 0i64;
-    let mut count = 0usize;
     loop {
         let read = ReadRequest {
             tp: tp.clone(),
@@ -315,77 +364,27 @@ async fn load_partition(broker: &Broker, tp: &TopicPartition) -> usize {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
-            None => return count,
+            None => return loader.stats,
         };
         if offset >= hw {
-            return count;
+            return loader.stats;
         }
-        let mut progressed = false;
-        for batch in records::batches(&bytes) {
-            let batch = match batch {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(%tp, offset, "unreadable batch in {OFFSETS_TOPIC}: {e}");
-                    break;
-                }
-            };
-            let next = batch.header.next_offset();
-            if batch.header.is_control() {
-                offset = offset.max(next);
-                progressed = true;
-                continue;
+        let next = broker
+            .groups
+            .with_core(|core, now| loader.replay(core, now, &bytes, offset));
+        match next {
+            Ok(next) if next > offset => offset = next,
+            Ok(_) => {
+                tracing::error!(%tp, offset, "cannot make progress loading {OFFSETS_TOPIC}; stopping");
+                return loader.stats;
             }
-            let mut pending = Vec::new();
-            for record in batch.records() {
-                let record = match record {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(%tp, offset, "unreadable record in {OFFSETS_TOPIC}: {e}");
-                        break;
-                    }
-                };
-                if record.offset() < offset {
-                    continue;
-                }
-                match offsets::decode_record(record.key(), record.value()) {
-                    Ok(Some(r)) => pending.push(r),
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(
-                        %tp,
-                        offset = record.offset(),
-                        "skipping undecodable {OFFSETS_TOPIC} record: {e}"
-                    ),
-                }
+            Err(e) => {
+                // Nothing after this point can be framed: the rest of the partition is lost
+                // to the coordinator (the log's own recovery truncates such tails).
+                tracing::error!("{e}; the rest of {tp} is not loaded");
+                return loader.stats;
             }
-            count += pending.len();
-            broker.groups.with_core(|core, _| {
-                for r in pending {
-                    replay(core, r);
-                }
-            });
-            offset = offset.max(next);
-            progressed = true;
         }
-        if !progressed {
-            tracing::error!(%tp, offset, "cannot make progress loading {OFFSETS_TOPIC}; stopping");
-            return count;
-        }
-    }
-}
-
-fn replay(core: &mut GroupCoordinator, r: OffsetsRecord) {
-    match r {
-        OffsetsRecord::Offset {
-            group,
-            topic,
-            partition,
-            value,
-        } => core.replay_offset(&group, &topic, partition, value),
-        OffsetsRecord::Group {
-            group,
-            present: false,
-        } => core.replay_group_removed(&group),
-        OffsetsRecord::Group { present: true, .. } => {}
     }
 }
 
@@ -452,8 +451,8 @@ impl Broker {
         }
     }
 
-    /// Appends records to the group's `__consumer_offsets` partition; the error is the one
-    /// Kafka reports to a committer (GroupMetadataManager `storeOffsets`).
+    /// Appends records to the group's `__consumer_offsets` partition; the error is the
+    /// append's own (see `commit_error`, `store_group_error`).
     async fn append_offsets_records(
         &self,
         group_id: &str,
@@ -462,25 +461,95 @@ impl Broker {
     ) -> Result<(), ErrorCode> {
         let tp = TopicPartition::new(OFFSETS_TOPIC, offsets::partition_for(group_id, partitions));
         let batch = offsets::build_batch(records, super::replica_manager::now_ms())
-            .map_err(|_| ErrorCode::INVALID_COMMIT_OFFSET_SIZE)?;
+            .map_err(|_| ErrorCode::RECORD_LIST_TOO_LARGE)?;
         let outcome = self.replicas.append(vec![(tp.clone(), batch)]).await;
         match outcome.into_iter().next() {
             Some(super::replica_manager::AppendOutcome::Appended { .. }) => Ok(()),
             Some(super::replica_manager::AppendOutcome::Failed { error, message }) => {
                 tracing::warn!(%tp, "offsets append failed: {} {}", error.name(), message.unwrap_or_default());
-                Err(match error {
-                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-                    | ErrorCode::NOT_ENOUGH_REPLICAS
-                    | ErrorCode::REQUEST_TIMED_OUT => ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                    ErrorCode::NOT_LEADER_OR_FOLLOWER => ErrorCode::NOT_COORDINATOR,
-                    ErrorCode::MESSAGE_TOO_LARGE
-                    | ErrorCode::RECORD_LIST_TOO_LARGE
-                    | ErrorCode::INVALID_FETCH_SIZE => ErrorCode::INVALID_COMMIT_OFFSET_SIZE,
-                    other => other,
-                })
+                Err(error)
             }
             None => Err(ErrorCode::UNKNOWN_SERVER_ERROR),
         }
+    }
+
+    /// Appends the records the core queued, in order, and reports each result back to it.
+    /// Holding `write_lock` keeps them in order with commits and with each other.
+    async fn flush_group_writes(&self) {
+        let _write = self.groups.write_lock.lock().await;
+        self.flush_group_writes_locked().await;
+    }
+
+    async fn flush_group_writes_locked(&self) {
+        let Ok(partitions) = self.group_coordinator_ready() else {
+            return;
+        };
+        loop {
+            let writes = self.groups.lock().core.take_writes();
+            if writes.is_empty() {
+                return;
+            }
+            for w in writes {
+                let records: Vec<_> = w.records.iter().map(offsets::encode_record).collect();
+                let result = self
+                    .append_offsets_records(&w.group_id, partitions, &records)
+                    .await
+                    .map_err(store_group_error);
+                self.groups
+                    .with_core(|core, now| core.write_done(now, &w.group_id, w.then, result));
+            }
+        }
+    }
+
+    /// Offset retention (Kafka `cleanupGroupMetadata`), with no commit in flight.
+    async fn expire_offsets(&self) {
+        if self.group_coordinator_ready().is_err() {
+            return;
+        }
+        let _write = self.groups.write_lock.lock().await;
+        let started = Instant::now();
+        let expired = self.groups.with_core(|core, now| core.expire_offsets(now));
+        self.flush_group_writes_locked().await;
+        if expired > 0 {
+            tracing::info!(
+                "removed {expired} expired offsets in {} ms",
+                started.elapsed().as_millis()
+            );
+        }
+    }
+}
+
+/// Kafka `storeOffsets`: the error a committer sees for a failed append.
+fn commit_error(append: ErrorCode) -> ErrorCode {
+    match append {
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+        | ErrorCode::NOT_ENOUGH_REPLICAS
+        | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        | ErrorCode::REQUEST_TIMED_OUT => ErrorCode::COORDINATOR_NOT_AVAILABLE,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::KAFKA_STORAGE_ERROR => {
+            ErrorCode::NOT_COORDINATOR
+        }
+        ErrorCode::MESSAGE_TOO_LARGE
+        | ErrorCode::RECORD_LIST_TOO_LARGE
+        | ErrorCode::INVALID_FETCH_SIZE => ErrorCode::INVALID_COMMIT_OFFSET_SIZE,
+        other => other,
+    }
+}
+
+/// Kafka `storeGroup`: the error a SyncGroup sees for a failed group metadata append.
+fn store_group_error(append: ErrorCode) -> ErrorCode {
+    match append {
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+        | ErrorCode::NOT_ENOUGH_REPLICAS
+        | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND => ErrorCode::COORDINATOR_NOT_AVAILABLE,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::KAFKA_STORAGE_ERROR => {
+            ErrorCode::NOT_COORDINATOR
+        }
+        ErrorCode::REQUEST_TIMED_OUT => ErrorCode::REBALANCE_IN_PROGRESS,
+        ErrorCode::MESSAGE_TOO_LARGE
+        | ErrorCode::RECORD_LIST_TOO_LARGE
+        | ErrorCode::INVALID_FETCH_SIZE => ErrorCode::UNKNOWN_SERVER_ERROR,
+        other => other,
     }
 }
 

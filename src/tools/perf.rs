@@ -17,6 +17,7 @@ mod admin;
 mod ceiling;
 mod client;
 mod consume;
+mod group;
 mod produce;
 mod report;
 
@@ -48,6 +49,8 @@ enum PerfCommand {
     Consume(consume::ConsumeArgs),
     /// Measure how many bytes per second one loopback TCP connection carries here.
     Ceiling(ceiling::CeilingArgs),
+    /// Group coordinator figures: offset commits, a many-member join, offsets load time.
+    Group(group::GroupArgs),
 }
 
 /// Runs `kraftbridge perf …`. Errors (bad flags, unreachable broker, failed records, Ctrl-C)
@@ -60,6 +63,7 @@ pub(crate) fn run(args: PerfArgs) -> Result<()> {
             runtime(threads)?.block_on(produce::run(args))
         }
         PerfCommand::Consume(args) => runtime(2)?.block_on(consume::run(args)),
+        PerfCommand::Group(args) => group::run(args),
     }
 }
 

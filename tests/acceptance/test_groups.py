@@ -391,6 +391,8 @@ def test_oldest_versions_by_hand(kb_servers):
         r.done()
         assert (err, gid, state, ptype, pdata) == (0, group, "Stable", "consumer", "range")
         assert [(m[0], m[3], m[4]) for m in dm] == [(member, b"sub", b"assigned")], dm
+        # The request header's client id and the peer address, as Kafka shows them.
+        assert [(m[1], m[2]) for m in dm] == [("kb-raw", "/127.0.0.1")], dm
 
         r = raw.call(13, 0, _s(group) + _s(member))
         assert r.i16() == 0
@@ -400,3 +402,166 @@ def test_oldest_versions_by_hand(kb_servers):
         assert r.i16() == 25
     finally:
         raw.close()
+
+
+def _join_v0(raw, group, session_ms=10000):
+    """JoinGroup v0 as a lone new member (no KIP-394 round trip at v0); with the test
+    servers' initial delay 0 it completes at once. Returns (generation, member id)."""
+    r = raw.call(11, 0, _s(group) + _i32(session_ms) + _s("") + _s("consumer")
+                 + _i32(1) + _s("range") + _b(b"sub"))
+    err, gen, _proto, _leader, member = r.i16(), r.i32(), r.string(), r.string(), r.string()
+    for _ in range(r.i32()):
+        r.string(), r.bytes_()
+    r.done()
+    assert err == 0, "JoinGroup v0 error %d" % err
+    return gen, member
+
+
+def _describe_v0(raw, group):
+    """DescribeGroups v0 of one group: (error, state, protocol type, protocol, members as
+    (member id, client id, client host, metadata, assignment))."""
+    r = raw.call(15, 0, _i32(1) + _s(group))
+    assert r.i32() == 1
+    err, _gid, state, ptype, pdata = r.i16(), r.string(), r.string(), r.string(), r.string()
+    members = [(r.string(), r.string(), r.string(), r.bytes_(), r.bytes_())
+               for _ in range(r.i32())]
+    r.done()
+    return err, state, ptype, pdata, members
+
+
+def _find_v0(raw, group):
+    def find():
+        r = raw.call(10, 0, _s(group))
+        err, _node, _host, _port = r.i16(), r.i32(), r.string(), r.i32()
+        r.done()
+        return err == 0
+    kb.wait_for(find, 60, "FindCoordinator v0 for %s" % group)
+
+
+def test_groups_come_back_after_sigkill(kb_servers):
+    """GroupMetadataValue in __consumer_offsets: after a SIGKILL and restart, a group that had
+    emptied comes back Empty with its protocol type and generation (the next join starts the
+    generation after it), and a Stable group comes back with its member, which keeps its
+    generation by heartbeating until it stops and its session expires (Kafka
+    `onGroupLoaded`)."""
+    srv = group_server(kb_servers)
+    empty, stable = kb.unique_topic("grp-empty"), kb.unique_topic("grp-stable")
+    raw = _Raw("127.0.0.1", srv.port)
+    try:
+        _find_v0(raw, empty)
+        gen, member = _join_v0(raw, empty)
+        r = raw.call(14, 0, _s(empty) + _i32(gen) + _s(member) + _i32(1) + _s(member) + _b(b"a"))
+        assert r.i16() == 0
+        r = raw.call(13, 0, _s(empty) + _s(member))
+        assert r.i16() == 0
+        # Generation 1 joined, generation 2 is the empty one.
+        assert _describe_v0(raw, empty)[:3] == (0, "Empty", "consumer")
+
+        gen_s, member_s = _join_v0(raw, stable, session_ms=6000)
+        r = raw.call(14, 0, _s(stable) + _i32(gen_s) + _s(member_s) + _i32(1) + _s(member_s)
+                     + _b(b"assigned"))
+        assert r.i16() == 0
+    finally:
+        raw.close()
+
+    srv.kill()
+    srv.start().wait_ready()
+    raw = _Raw("127.0.0.1", srv.port)
+    try:
+        _find_v0(raw, empty)
+        err, state, ptype, _, members = _describe_v0(raw, empty)
+        assert (err, state, ptype, members) == (0, "Empty", "consumer", []), (err, state, ptype)
+        listed = raw.call(16, 0, b"")
+        assert listed.i16() == 0
+        names = [(listed.string(), listed.string()) for _ in range(listed.i32())]
+        assert (empty, "consumer") in names and (stable, "consumer") in names, names
+        gen_after, m2 = _join_v0(raw, empty)
+        assert gen_after == 3, "after the restart the group joined generation %d, expected 3 " \
+            "(1 joined, 2 emptied)" % gen_after
+        raw.call(13, 0, _s(empty) + _s(m2))
+
+        err, state, _, _, members = _describe_v0(raw, stable)
+        assert (err, state) == (0, "Stable"), (err, state)
+        assert [(m[0], m[1], m[2], m[4]) for m in members] == \
+            [(member_s, "kb-raw", "/127.0.0.1", b"assigned")], members
+        r = raw.call(12, 0, _s(stable) + _i32(gen_s) + _s(member_s))
+        assert r.i16() == 0, "the loaded member's heartbeat at its generation"
+        # It stops heartbeating: its 6 s session expires and the group empties.
+        kb.wait_for(lambda: _describe_v0(raw, stable)[1] == "Empty", 30,
+                    "the loaded member's session to expire")
+    finally:
+        raw.close()
+
+
+def test_describe_shows_client_id_and_host(kb_servers):
+    from confluent_kafka import Consumer
+    from confluent_kafka.admin import AdminClient
+    srv = group_server(kb_servers)
+    topic = kb.unique_topic("grp-client")
+    group = topic + "-grp"
+    kb.create_topic(srv.bootstrap, topic, 1)
+    c = Consumer(consumer_conf(srv.bootstrap, group, **{"client.id": "kb-describe-me"}))
+    try:
+        c.subscribe([topic])
+        deadline = kb.Deadline(60)
+        while not c.assignment() and not deadline.expired():
+            c.poll(0.2)
+        assert c.assignment(), "the consumer got no assignment"
+        admin = AdminClient(kb.admin_conf(srv.bootstrap))
+        desc = admin.describe_consumer_groups([group], request_timeout=30)[group] \
+            .result(timeout=30)
+        assert len(desc.members) == 1, desc
+        m = desc.members[0]
+        assert m.client_id == "kb-describe-me", m.client_id
+        assert m.host == "/127.0.0.1", m.host
+        assert m.member_id.startswith("kb-describe-me-"), \
+            "Kafka's member ids are client id + '-' + UUID: %s" % m.member_id
+    finally:
+        c.close()
+
+
+def test_offset_delete_with_kafka_python_admin(kb_servers):
+    """OffsetDelete (API 47): refused per partition while a member subscribes to the topic
+    (GROUP_SUBSCRIBED_TO_TOPIC), allowed once the group is Empty; the deletion survives a
+    restart (tombstones)."""
+    from confluent_kafka import Consumer
+    from kafka import TopicPartition
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import GroupIdNotFoundError, GroupSubscribedToTopicError, NoError
+    srv = group_server(kb_servers)
+    topic = kb.unique_topic("grp-offdel")
+    group = topic + "-grp"
+    kb.create_topic(srv.bootstrap, topic, PARTITIONS)
+    produce(srv.bootstrap, topic, 60, "a")
+    admin = KafkaAdminClient(bootstrap_servers=[srv.bootstrap], request_timeout_ms=30000)
+    try:
+        with pytest.raises(GroupIdNotFoundError):
+            admin.delete_group_offsets("kb-no-such-group", [TopicPartition(topic, 0)])
+
+        c = Consumer(consumer_conf(srv.bootstrap, group))
+        try:
+            c.subscribe([topic])
+            got = 0
+            deadline = kb.Deadline(60)
+            while got < 60 and not deadline.expired():
+                got += len([m for m in c.consume(num_messages=100, timeout=0.5)
+                            if not m.error()])
+            c.commit(asynchronous=False)
+            res = admin.delete_group_offsets(group, [TopicPartition(topic, 0)])
+            assert res == {TopicPartition(topic, 0): GroupSubscribedToTopicError}, res
+        finally:
+            c.close()
+        before = committed(srv.bootstrap, topic, group)
+        assert all(v >= 0 for v in before.values()), before
+
+        res = admin.delete_group_offsets(group, [TopicPartition(topic, 0)])
+        assert res == {TopicPartition(topic, 0): NoError}, res
+        after = committed(srv.bootstrap, topic, group)
+        assert after == {**before, 0: -1001}, after
+    finally:
+        admin.close()
+    srv.stop()
+    srv.start().wait_ready()
+    got = kb.wait_for(lambda: committed(srv.bootstrap, topic, group), 60,
+                      "committed offsets after restart")
+    assert got == {**before, 0: -1001}, got

@@ -142,3 +142,30 @@ def test_perf_bad_input(kb_server, kb_bin):
     assert r.returncode != 0 and "50 of 100 read" in r.stderr, r.stderr
     doc = json.loads(r.stdout)
     assert doc["records"] == 50 and doc["timed_out"] is True and doc["offset_gaps"] == 0, doc
+
+
+def test_perf_group_smoke(kb_server, kb_bin):
+    """`perf group commit | join | load` with small numbers: one well-formed JSON object
+    each, every commit acknowledged, every member in one generation."""
+    r = perf(kb_bin, "group", "commit", "--bootstrap-server", kb_server.bootstrap,
+             "--commits", 200, "--partitions", 3, "--json")
+    c = one_json_object(r, "perf group commit")
+    assert c["tool"] == "group-commit" and c["commits"] == 200, c
+    assert c["partitions_per_commit"] == 3 and c["commits_per_sec"] > 0, c
+    lat = c["latency_ms"]
+    assert 0 <= lat["p50"] <= lat["p99"] <= lat["max"], lat
+    assert c["topic_deleted"] is True, c
+
+    r = perf(kb_bin, "group", "join", "--bootstrap-server", kb_server.bootstrap,
+             "--members", 5, "--json")
+    j = one_json_object(r, "perf group join")
+    assert j["tool"] == "group-join" and j["members"] == 5, j
+    assert j["one_rebalance_round"] is True and j["generations"] == [1], j
+    assert j["member_id_required"] == 5, "every new member gets KIP-394's MEMBER_ID_REQUIRED"
+    assert j["time_to_stable_ms"] >= j["join_response_to_stable_ms"] >= 0, j
+
+    r = perf(kb_bin, "group", "load", "--commits", 2000, "--keys", 300, "--json")
+    ld = one_json_object(r, "perf group load")
+    assert ld["tool"] == "group-load" and ld["records_replayed"] == 2000, ld
+    assert ld["offsets_loaded"] == 300 and ld["groups_loaded"] == 100, ld
+    assert ld["load_ms"] >= ld["replay_ms"] >= 0 and ld["log_bytes"] > 0, ld

@@ -1,8 +1,16 @@
 //! The classic group coordinator's core: group membership, rebalances and committed offsets,
-//! sans-I/O. Every input carries `now` (monotonic milliseconds); answers that must wait for a
+//! sans-I/O. Every input carries `now` (see [`Millis`]); answers that must wait for a
 //! rebalance (JoinGroup, SyncGroup) are identified by a [`Token`] and come out of
 //! [`GroupCoordinator::take_replies`] when they are ready. The I/O wrapper (`group.rs`) maps
 //! tokens to channels and ticks the core with a timer.
+//!
+//! Records for `__consumer_offsets` that Kafka writes on a state change (GroupMetadataValue
+//! after the leader's SyncGroup and when the group becomes Empty, tombstones on expiry and
+//! deletion) come out of [`GroupCoordinator::take_writes`] in the order they must be
+//! appended; the I/O side appends them and reports back with
+//! [`GroupCoordinator::write_done`] (the leader's SyncGroup completes only then, as Kafka's
+//! `storeGroup` callback). Persisted state lives in `coordinator/stored.rs` (build and
+//! replay of GroupMetadataValue), retention and deletion in `coordinator/expiry.rs`.
 //!
 //! Group states (Kafka `GroupState`, classic protocol):
 //!
@@ -13,15 +21,25 @@
 //!     │ last member leaves / expires    │       ▼                               │   SyncGroup
 //!     └─────────────────────────────────┼──── Empty                             ▼
 //!                                       └──── join / leave / expiry ────────  Stable
-//!   any ── DeleteGroups (Empty only) ──▶ Dead (removed)
+//!                                                         (SyncGroup → Stable once stored)
+//!   Empty ── DeleteGroups, or no offsets left after retention/OffsetDelete ──▶ Dead (removed)
+//!   loaded from __consumer_offsets: with members → Stable, without → Empty
 //! ```
 
-use std::collections::BTreeMap;
+mod expiry;
+mod stored;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use protocol::ErrorCode;
 
-/// Monotonic milliseconds (timers), or wall-clock milliseconds where named `*_timestamp`.
+use super::offsets::OffsetsRecord;
+
+/// Milliseconds on the coordinator's clock: since the Unix epoch, like Kafka's
+/// `time.milliseconds()`, so that state timestamps persisted in GroupMetadataValue and commit
+/// timestamps still compare with it after a restart (the I/O side advances it monotonically
+/// from the wall clock at start-up, so timers never jump).
 pub(crate) type Millis = i64;
 /// Identifies a delayed JoinGroup/SyncGroup answer.
 pub(crate) type Token = u64;
@@ -46,6 +64,10 @@ pub(crate) struct CoordinatorConfig {
     pub(crate) min_session_timeout_ms: i32,
     /// `group.max.session.timeout.ms`.
     pub(crate) max_session_timeout_ms: i32,
+    /// `offsets.retention.minutes`, in milliseconds.
+    pub(crate) offsets_retention_ms: Millis,
+    /// `group.max.size` (Kafka's default is unbounded; [`GROUP_MEMBERS_MAX`] still applies).
+    pub(crate) group_max_size: usize,
 }
 
 impl Default for CoordinatorConfig {
@@ -54,6 +76,8 @@ impl Default for CoordinatorConfig {
             initial_rebalance_delay_ms: 3000,
             min_session_timeout_ms: 6000,
             max_session_timeout_ms: 1_800_000,
+            offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
+            group_max_size: i32::MAX as usize,
         }
     }
 }
@@ -164,6 +188,31 @@ pub(crate) struct CommittedOffset {
     pub(crate) leader_epoch: i32,
     pub(crate) metadata: String,
     pub(crate) commit_timestamp: i64,
+    /// OffsetCommit v2–v4 with an explicit `retention_time_ms`: the offset expires then,
+    /// whatever the group does (Kafka's pre-2.1 semantics, value v1).
+    pub(crate) expire_timestamp: Option<i64>,
+}
+
+/// Records to append to the group's `__consumer_offsets` partition, then what to do.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Write {
+    pub(crate) group_id: String,
+    pub(crate) records: Vec<OffsetsRecord>,
+    pub(crate) then: AfterWrite,
+}
+
+/// What the core does once a [`Write`] is appended (or failed).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AfterWrite {
+    /// Nothing: Kafka only logs a failure (empty group metadata, tombstones).
+    Nothing,
+    /// The leader's SyncGroup: on success the group becomes Stable with this assignment and
+    /// every waiting SyncGroup is answered; on failure they get the error and the group
+    /// rebalances (Kafka `doSyncGroup` → `storeGroup` callback).
+    CompleteSync {
+        generation: i32,
+        assignment: BTreeMap<String, Bytes>,
+    },
 }
 
 /// A member as DescribeGroups shows it.
@@ -232,6 +281,12 @@ impl Member {
 #[derive(Debug)]
 struct Group {
     state: GroupState,
+    /// When the group last changed state (Kafka `currentStateTimestamp`): retention of an
+    /// Empty group's offsets counts from here. `None` when loaded from an old value.
+    current_state_timestamp: Option<Millis>,
+    /// Topics the members subscribe to, from their ConsumerProtocol subscriptions (Kafka
+    /// `computeSubscribedTopics`); `None` when unknown (not a consumer group, or unparsable).
+    subscribed_topics: Option<BTreeSet<String>>,
     generation: i32,
     protocol_type: Option<String>,
     protocol_name: Option<String>,
@@ -255,9 +310,11 @@ struct InitialDelay {
 }
 
 impl Group {
-    fn new() -> Self {
+    fn new(now: Millis) -> Self {
         Self {
             state: GroupState::Empty,
+            current_state_timestamp: Some(now),
+            subscribed_topics: None,
             generation: 0,
             protocol_type: None,
             protocol_name: None,
@@ -334,8 +391,10 @@ impl Group {
             .unwrap_or(0)
     }
 
-    fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.offsets.is_empty() && self.pending_members.is_empty()
+    /// Kafka `GroupMetadata.transitionTo`: the state and its timestamp change together.
+    fn transition_to(&mut self, state: GroupState, now: Millis) {
+        self.state = state;
+        self.current_state_timestamp = Some(now);
     }
 }
 
@@ -345,6 +404,8 @@ pub(crate) struct GroupCoordinator {
     config: CoordinatorConfig,
     groups: BTreeMap<String, Group>,
     replies: Vec<Reply>,
+    /// Records to append, in order (see [`Write`]).
+    writes: Vec<Write>,
     /// Seeded generator for member ids (Kafka: clientId-UUID).
     rng: u64,
 }
@@ -355,6 +416,7 @@ impl GroupCoordinator {
             config,
             groups: BTreeMap::new(),
             replies: Vec::new(),
+            writes: Vec::new(),
             rng: seed | 1,
         }
     }
@@ -362,6 +424,15 @@ impl GroupCoordinator {
     /// Answers that became ready since the last call.
     pub(crate) fn take_replies(&mut self) -> Vec<Reply> {
         std::mem::take(&mut self.replies)
+    }
+
+    /// Records to append since the last call, in append order.
+    pub(crate) fn take_writes(&mut self) -> Vec<Write> {
+        std::mem::take(&mut self.writes)
+    }
+
+    pub(crate) fn has_writes(&self) -> bool {
+        !self.writes.is_empty()
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -413,7 +484,21 @@ impl GroupCoordinator {
                     JoinResult::error(ErrorCode::UNKNOWN_MEMBER_ID, &req.member_id),
                 );
             }
-            self.groups.insert(req.group_id.clone(), Group::new());
+            self.groups.insert(req.group_id.clone(), Group::new(now));
+        }
+        if !self.accept_joining_member(&req.group_id, &req.member_id) {
+            // Kafka removes a member it refuses (one not yet rejoined beyond the size).
+            if self.groups[&req.group_id]
+                .members
+                .contains_key(&req.member_id)
+            {
+                self.remove_member(&req.group_id, &req.member_id);
+                self.after_members_removed(now, &req.group_id);
+            }
+            return self.reply_join(
+                token,
+                JoinResult::error(ErrorCode::GROUP_MAX_SIZE_REACHED, ""),
+            );
         }
         let group = &self.groups[&req.group_id];
         if group.state == GroupState::Dead {
@@ -432,6 +517,33 @@ impl GroupCoordinator {
             self.join_known(now, token, req)
         } else {
             self.join_unknown(now, token, req)
+        }
+    }
+
+    /// Kafka `acceptJoiningMember` (`group.max.size`): while preparing a rebalance, members
+    /// that already rejoined count (a shrunk limit then drops the last ones to rejoin);
+    /// otherwise the group's size does. Existing members are always let back in outside a
+    /// rebalance.
+    fn accept_joining_member(&self, group_id: &str, member_id: &str) -> bool {
+        let Some(g) = self.groups.get(group_id) else {
+            return true;
+        };
+        let max = self.config.group_max_size;
+        match g.state {
+            GroupState::Empty | GroupState::Dead => true,
+            GroupState::PreparingRebalance => {
+                g.members
+                    .get(member_id)
+                    .is_some_and(|m| m.join_token.is_some())
+                    || g.members
+                        .values()
+                        .filter(|m| m.join_token.is_some())
+                        .count()
+                        < max
+            }
+            GroupState::CompletingRebalance | GroupState::Stable => {
+                g.members.contains_key(member_id) || g.members.len() < max
+            }
         }
     }
 
@@ -629,7 +741,7 @@ impl GroupCoordinator {
             group.initial_rebalance = None;
             group.rebalance_deadline = now + timeout;
         }
-        group.state = GroupState::PreparingRebalance;
+        group.transition_to(GroupState::PreparingRebalance, now);
     }
 
     fn maybe_complete_join(&mut self, now: Millis, group_id: &str) {
@@ -662,16 +774,28 @@ impl GroupCoordinator {
         for id in gone {
             group.members.remove(&id);
         }
-        group.pending_members.clear();
+        // KIP-394 member ids handed out but not yet used stay valid across the round (Kafka
+        // keeps `pendingMembers` until they join or their session expires): a member between
+        // its two joins must not be told UNKNOWN_MEMBER_ID.
         group.initial_rebalance = None;
         group.generation = group.generation.wrapping_add(1);
         if group.members.is_empty() {
-            group.state = GroupState::Empty;
+            // Kafka `initNextGeneration` + `onCompleteJoin`: an empty generation is persisted
+            // so that a restart brings the group back Empty at this generation.
+            group.transition_to(GroupState::Empty, now);
             group.protocol_name = None;
             group.leader = None;
+            group.subscribed_topics = group.compute_subscribed_topics(group_id);
+            let record = stored::group_record(group_id, group, &BTreeMap::new());
+            self.writes.push(Write {
+                group_id: group_id.to_string(),
+                records: vec![record],
+                then: AfterWrite::Nothing,
+            });
             return;
         }
         group.protocol_name = group.select_protocol();
+        group.subscribed_topics = group.compute_subscribed_topics(group_id);
         let leader_ok = group
             .leader
             .as_ref()
@@ -685,7 +809,7 @@ impl GroupCoordinator {
                 .or_else(|| group.members.values().next())
                 .map(|m| m.member_id.clone());
         }
-        group.state = GroupState::CompletingRebalance;
+        group.transition_to(GroupState::CompletingRebalance, now);
         let ids: Vec<String> = group.members.keys().cloned().collect();
         for id in ids {
             let result = current_join_result(group, &id);
@@ -768,18 +892,23 @@ impl GroupCoordinator {
                 if group.leader.as_deref() != Some(member_id) {
                     return;
                 }
-                let mut by_member: BTreeMap<String, Bytes> = assignments.into_iter().collect();
-                group.state = GroupState::Stable;
-                let ids: Vec<String> = group.members.keys().cloned().collect();
-                for id in ids {
-                    let assignment = by_member.remove(&id).unwrap_or_default();
-                    let r = ok(group, assignment.clone());
-                    let m = group.members.get_mut(&id).expect("listed");
-                    m.assignment = assignment;
-                    if let Some(t) = m.sync_token.take() {
-                        self.replies.push(Reply::Sync(t, r));
-                    }
-                }
+                // Kafka fills members the leader left out with an empty assignment, persists
+                // the group, and answers the syncs once that is in the log (`write_done`).
+                let mut given: BTreeMap<String, Bytes> = assignments.into_iter().collect();
+                let assignment: BTreeMap<String, Bytes> = group
+                    .members
+                    .keys()
+                    .map(|id| (id.clone(), given.remove(id).unwrap_or_default()))
+                    .collect();
+                let record = stored::group_record(group_id, group, &assignment);
+                self.writes.push(Write {
+                    group_id: group_id.to_string(),
+                    records: vec![record],
+                    then: AfterWrite::CompleteSync {
+                        generation: group.generation,
+                        assignment,
+                    },
+                });
             }
         }
     }
@@ -963,7 +1092,7 @@ impl GroupCoordinator {
         }
         let Some(group) = self.groups.get_mut(group_id) else {
             if generation < 0 {
-                self.groups.insert(group_id.to_string(), Group::new());
+                self.groups.insert(group_id.to_string(), Group::new(now));
                 return Ok(());
             }
             return Err(ErrorCode::ILLEGAL_GENERATION);
@@ -991,9 +1120,11 @@ impl GroupCoordinator {
         Ok(())
     }
 
-    /// Records committed offsets (after they are in the log), or deletes them (`None`).
+    /// Records committed offsets (after they are in the log), or deletes them (`None`, only
+    /// while loading: a group left without offsets is dropped by `finish_load`).
     pub(crate) fn replay_offset(
         &mut self,
+        now: Millis,
         group_id: &str,
         topic: &str,
         partition: i32,
@@ -1004,28 +1135,14 @@ impl GroupCoordinator {
                 let group = self
                     .groups
                     .entry(group_id.to_string())
-                    .or_insert_with(Group::new);
+                    .or_insert_with(|| Group::new(now));
                 group.offsets.insert((topic.to_string(), partition), v);
             }
             None => {
                 if let Some(group) = self.groups.get_mut(group_id) {
                     group.offsets.remove(&(topic.to_string(), partition));
-                    if group.state == GroupState::Empty && group.is_empty() {
-                        self.groups.remove(group_id);
-                    }
                 }
             }
-        }
-    }
-
-    /// A group tombstone (or DeleteGroups) after it is in the log: forget the group.
-    pub(crate) fn replay_group_removed(&mut self, group_id: &str) {
-        if self
-            .groups
-            .get(group_id)
-            .is_some_and(|g| g.members.is_empty())
-        {
-            self.groups.remove(group_id);
         }
     }
 
@@ -1058,6 +1175,12 @@ impl GroupCoordinator {
     // ------------------------------------------------------------------------------------
     // Admin
     // ------------------------------------------------------------------------------------
+
+    /// How many groups and committed offsets are in memory (load benchmark, logs).
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let offsets = self.groups.values().map(|g| g.offsets.len()).sum();
+        (self.groups.len(), offsets)
+    }
 
     /// Every group id with its protocol type and state.
     pub(crate) fn list(&self) -> Vec<(String, String, GroupState)> {
@@ -1109,33 +1232,15 @@ impl GroupCoordinator {
         })
     }
 
-    /// Whether DeleteGroups may delete `group_id`: only an Empty (or memberless) group.
-    pub(crate) fn check_delete(&self, group_id: &str) -> Result<(), ErrorCode> {
-        match self.groups.get(group_id) {
-            None => Err(ErrorCode::GROUP_ID_NOT_FOUND),
-            Some(g) if g.state != GroupState::Empty || !g.members.is_empty() => {
-                Err(ErrorCode::NON_EMPTY_GROUP)
-            }
-            Some(_) => Ok(()),
-        }
-    }
-
-    /// Removes a group and its offsets (after the tombstones are in the log).
-    pub(crate) fn delete_group(&mut self, group_id: &str) {
-        if self.check_delete(group_id).is_ok() {
-            self.groups.remove(group_id);
-        }
-    }
-
     /// The state of a group, if it exists.
     #[cfg(test)]
-    fn state(&self, group_id: &str) -> Option<GroupState> {
+    pub(crate) fn state(&self, group_id: &str) -> Option<GroupState> {
         self.groups.get(group_id).map(|g| g.state)
     }
 
     /// Members and generation, for tests and logs.
     #[cfg(test)]
-    fn generation(&self, group_id: &str) -> i32 {
+    pub(crate) fn generation(&self, group_id: &str) -> i32 {
         self.groups[group_id].generation
     }
 }
@@ -1172,9 +1277,9 @@ fn current_join_result(group: &Group, member_id: &str) -> JoinResult {
 mod tests {
     use super::*;
 
-    const G: &str = "g";
+    pub(super) const G: &str = "g";
 
-    fn coordinator(delay: Millis) -> GroupCoordinator {
+    pub(super) fn coordinator(delay: Millis) -> GroupCoordinator {
         GroupCoordinator::new(
             CoordinatorConfig {
                 initial_rebalance_delay_ms: delay,
@@ -1184,7 +1289,7 @@ mod tests {
         )
     }
 
-    fn join_req(member_id: &str, protocols: &[&str]) -> JoinRequest {
+    pub(super) fn join_req(member_id: &str, protocols: &[&str]) -> JoinRequest {
         JoinRequest {
             group_id: G.into(),
             member_id: member_id.into(),
@@ -1202,7 +1307,16 @@ mod tests {
         }
     }
 
-    fn join_replies(c: &mut GroupCoordinator) -> BTreeMap<Token, JoinResult> {
+    /// Appends every queued write successfully (the I/O side's part).
+    pub(super) fn persist(c: &mut GroupCoordinator) -> Vec<Write> {
+        let writes = c.take_writes();
+        for w in &writes {
+            c.write_done(0, &w.group_id, w.then.clone(), Ok(()));
+        }
+        writes
+    }
+
+    pub(super) fn join_replies(c: &mut GroupCoordinator) -> BTreeMap<Token, JoinResult> {
         c.take_replies()
             .into_iter()
             .filter_map(|r| match r {
@@ -1214,7 +1328,7 @@ mod tests {
 
     /// KIP-394 round trip: returns the member id after the second join (whose answer is
     /// pending or in the replies).
-    fn join_new(c: &mut GroupCoordinator, now: Millis, token: Token) -> String {
+    pub(super) fn join_new(c: &mut GroupCoordinator, now: Millis, token: Token) -> String {
         c.join(now, token, join_req("", &["range"]));
         let r = join_replies(c);
         let first = &r[&token];
@@ -1248,6 +1362,7 @@ mod tests {
             None,
             vec![(id.clone(), Bytes::from("a"))],
         );
+        persist(&mut c);
         let replies = c.take_replies();
         assert_eq!(
             replies,
@@ -1302,6 +1417,7 @@ mod tests {
         let a = join_new(&mut c, 0, 1);
         join_replies(&mut c);
         c.sync(0, 2, G, 1, &a, None, None, None, vec![]);
+        persist(&mut c);
         c.take_replies();
         let b = join_new(&mut c, 10, 3);
         assert!(join_replies(&mut c).is_empty());
@@ -1320,6 +1436,7 @@ mod tests {
         assert_eq!(c.generation(G), 2);
         // The follower's sync waits for the leader's.
         c.sync(40, 5, G, 2, &b, None, None, None, vec![]);
+        persist(&mut c);
         assert!(c.take_replies().is_empty());
         c.sync(
             41,
@@ -1332,6 +1449,7 @@ mod tests {
             None,
             vec![(a.clone(), Bytes::from("A")), (b.clone(), Bytes::from("B"))],
         );
+        persist(&mut c);
         let mut got: Vec<_> = c
             .take_replies()
             .into_iter()
@@ -1350,12 +1468,15 @@ mod tests {
         let a = join_new(&mut c, 0, 1);
         join_replies(&mut c);
         c.sync(0, 2, G, 1, &a, None, None, None, vec![]);
+        persist(&mut c);
         c.take_replies();
         let b = join_new(&mut c, 0, 3);
         c.join(0, 4, join_req(&a, &["range"]));
         join_replies(&mut c);
         c.sync(0, 5, G, 2, &a, None, None, None, vec![]);
+        persist(&mut c);
         c.sync(0, 6, G, 2, &b, None, None, None, vec![]);
+        persist(&mut c);
         c.take_replies();
         assert_eq!(c.state(G), Some(GroupState::Stable));
         // a keeps heartbeating, b goes silent.
@@ -1387,6 +1508,7 @@ mod tests {
         let a = join_new(&mut c, 0, 1);
         join_replies(&mut c);
         c.sync(0, 2, G, 1, &a, None, None, None, vec![]);
+        persist(&mut c);
         c.take_replies();
         let _b = join_new(&mut c, 100, 3);
         // a heartbeats (gets REBALANCE_IN_PROGRESS) but never rejoins.
@@ -1411,6 +1533,7 @@ mod tests {
             Err(ErrorCode::REBALANCE_IN_PROGRESS)
         );
         c.sync(0, 2, G, 1, &a, None, None, None, vec![]);
+        persist(&mut c);
         c.take_replies();
         assert_eq!(c.validate_commit(0, G, 1, &a, None), Ok(()));
         assert_eq!(
@@ -1431,6 +1554,47 @@ mod tests {
             c.validate_commit(10, "third", 3, "m", None),
             Err(ErrorCode::ILLEGAL_GENERATION)
         );
+    }
+
+    #[test]
+    fn a_member_between_its_two_joins_survives_a_completed_round() {
+        let mut c = coordinator(0);
+        c.join(0, 1, join_req("", &["range"]));
+        c.join(0, 2, join_req("", &["range"]));
+        let r = join_replies(&mut c);
+        let (a, b) = (r[&1].member_id.clone(), r[&2].member_id.clone());
+        // a comes back first: with no initial delay its round completes without b.
+        c.join(1, 3, join_req(&a, &["range"]));
+        assert_eq!(join_replies(&mut c)[&3].generation_id, 1);
+        c.join(2, 4, join_req(&b, &["range"]));
+        assert!(join_replies(&mut c).is_empty(), "b joins the next round");
+        assert_eq!(c.state(G), Some(GroupState::PreparingRebalance));
+        c.join(3, 5, join_req(&a, &["range"]));
+        let r = join_replies(&mut c);
+        assert_eq!((r[&4].generation_id, r[&5].generation_id), (2, 2));
+    }
+
+    #[test]
+    fn group_max_size_refuses_new_members() {
+        let mut c = GroupCoordinator::new(
+            CoordinatorConfig {
+                initial_rebalance_delay_ms: 0,
+                group_max_size: 1,
+                ..Default::default()
+            },
+            42,
+        );
+        let a = join_new(&mut c, 0, 1);
+        assert_eq!(join_replies(&mut c)[&1].error, ErrorCode::NONE);
+        c.join(1, 2, join_req("", &["range"]));
+        let r = join_replies(&mut c);
+        assert_eq!(
+            (r[&2].error, r[&2].member_id.as_str()),
+            (ErrorCode::GROUP_MAX_SIZE_REACHED, "")
+        );
+        // The member already in the group is let back in.
+        c.join(2, 3, join_req(&a, &["range"]));
+        assert_eq!(join_replies(&mut c)[&3].error, ErrorCode::NONE);
     }
 
     #[test]
@@ -1472,6 +1636,7 @@ mod tests {
         assert_eq!(first.error, ErrorCode::NONE, "static members skip KIP-394");
         let old = first.member_id;
         c.sync(0, 2, G, 1, &old, Some("i1"), None, None, vec![]);
+        persist(&mut c);
         c.take_replies();
         c.join(10, 3, r);
         let second = join_replies(&mut c)[&3].clone();
@@ -1490,16 +1655,18 @@ mod tests {
             leader_epoch: 3,
             metadata: String::new(),
             commit_timestamp: 1,
+            expire_timestamp: None,
         };
-        c.replay_offset(G, "t", 0, Some(v.clone()));
+        c.replay_offset(0, G, "t", 0, Some(v.clone()));
         assert_eq!(c.committed(G, "t", 0), Some(&v));
         assert_eq!(c.state(G), Some(GroupState::Empty));
-        c.replay_offset(G, "t", 0, None);
+        c.replay_offset(0, G, "t", 0, None);
         assert_eq!(c.committed(G, "t", 0), None);
+        c.finish_load(0);
         assert_eq!(
             c.state(G),
             None,
-            "an empty group without offsets is forgotten"
+            "an empty group without offsets or metadata is forgotten"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! The classic group APIs as `Broker` methods: FindCoordinator, JoinGroup, SyncGroup,
-//! Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups.
+//! Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups,
+//! OffsetDelete.
 //! Each translates its request for the coordinator core (`coordinator.rs`) and sets in the
 //! response only the fields that the negotiated version has.
 
@@ -13,6 +14,9 @@ use protocol::messages::list_groups_response::ListedGroup;
 use protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
+use protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
 use protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -21,8 +25,9 @@ use protocol::messages::{
     DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
     FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
     JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
-    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse,
+    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest,
+    OffsetDeleteResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest,
+    SyncGroupResponse,
 };
 use protocol::ErrorCode;
 
@@ -33,6 +38,21 @@ use crate::broker::Broker;
 
 /// FindCoordinator key type of a consumer group (1 is a transactional id).
 const KEY_TYPE_GROUP: i8 = 0;
+
+/// Who sent a request: the header's client id and the peer address (Kafka's
+/// `RequestContext.clientId`/`clientAddress`), kept in a member for DescribeGroups.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestClient<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) peer: std::net::SocketAddr,
+}
+
+impl RequestClient<'_> {
+    /// Kafka shows `InetAddress.toString()`: `/` and the address.
+    fn host(&self) -> String {
+        format!("/{}", self.peer.ip())
+    }
+}
 
 /// One partition whose committed offset is asked for, or every partition (`None`).
 type FetchTopics = Option<Vec<(String, Vec<i32>)>>;
@@ -90,6 +110,7 @@ impl Broker {
         &self,
         req: JoinGroupRequest,
         version: i16,
+        client: RequestClient<'_>,
     ) -> JoinGroupResponse {
         let result = match self.group_coordinator_ready() {
             Err(e) => super::coordinator::JoinResult {
@@ -107,10 +128,8 @@ impl Broker {
                         group_id: req.group_id,
                         member_id: req.member_id,
                         group_instance_id: req.group_instance_id,
-                        // The request header's client id is not passed to handlers; member
-                        // ids get Kafka's shape with a fixed prefix.
-                        client_id: "member".to_string(),
-                        client_host: String::new(),
+                        client_id: client.client_id.to_string(),
+                        client_host: client.host(),
                         session_timeout_ms: req.session_timeout_ms,
                         rebalance_timeout_ms: if version >= 1 {
                             req.rebalance_timeout_ms
@@ -192,6 +211,9 @@ impl Broker {
 
     pub(crate) fn heartbeat(&self, req: HeartbeatRequest) -> HeartbeatResponse {
         let error = match self.group_coordinator_ready() {
+            // Kafka `handleHeartbeat`: while the group is still loading, answer blindly; the
+            // loaded member's session starts once the load is done.
+            Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS) => ErrorCode::NONE,
             Err(e) => e,
             Ok(_) => self.groups.with_core(|core, now| {
                 core.heartbeat(
@@ -254,10 +276,14 @@ impl Broker {
     pub(crate) async fn offset_commit(
         &self,
         req: OffsetCommitRequest,
-        _version: i16,
+        version: i16,
     ) -> OffsetCommitResponse {
         let image = self.image();
         let now_wall = crate::broker::replica_manager::now_ms();
+        // OffsetCommit v2–v4 may set a retention time (−1: the broker's); the offset then
+        // expires at commit time + retention (Kafka `GroupCoordinatorAdapter.commitOffsets`).
+        let expire_timestamp = ((2..=4).contains(&version) && req.retention_time_ms != -1)
+            .then(|| now_wall.saturating_add(req.retention_time_ms));
         // Per-partition errors from the request alone, and the commits to write.
         let mut topics: Vec<OffsetCommitResponseTopic> = Vec::with_capacity(req.topics.len());
         let mut commits: Vec<(usize, usize, PendingCommit)> = Vec::new();
@@ -283,6 +309,7 @@ impl Broker {
                                 leader_epoch: p.committed_leader_epoch,
                                 metadata,
                                 commit_timestamp: now_wall,
+                                expire_timestamp,
                             },
                         ),
                     ));
@@ -345,10 +372,11 @@ impl Broker {
             })
             .collect();
         self.append_offsets_records(&req.group_id, partitions, &records)
-            .await?;
-        self.groups.with_core(|core, _| {
+            .await
+            .map_err(super::commit_error)?;
+        self.groups.with_core(|core, now| {
             for (_, _, (topic, p, v)) in commits {
-                core.replay_offset(&req.group_id, topic, *p, Some(v.clone()));
+                core.replay_offset(now, &req.group_id, topic, *p, Some(v.clone()));
             }
         });
         Ok(())
@@ -473,6 +501,7 @@ impl Broker {
             leader_epoch: -1,
             metadata: String::new(),
             commit_timestamp: -1,
+            expire_timestamp: None,
         };
         self.groups.read_core(|core| match topics {
             Some(ts) => ts
@@ -625,22 +654,71 @@ impl Broker {
         }
     }
 
-    /// Writes tombstones for a group's offsets and metadata, then forgets it.
+    /// Kafka `handleDeleteGroups` for one group: the core forgets it and queues the
+    /// tombstones, which are appended before the answer (their failure is only logged, as in
+    /// Kafka's `cleanupGroupMetadata`).
     async fn delete_group(&self, group_id: &str) -> Result<(), ErrorCode> {
-        let partitions = self.group_coordinator_ready()?;
+        self.group_coordinator_ready()?;
         let _write = self.groups.write_lock.lock().await;
-        let committed = self.groups.read_core(|core| {
-            core.check_delete(group_id)?;
-            Ok::<_, ErrorCode>(core.all_committed(group_id))
-        })?;
-        let mut records: Vec<_> = committed
-            .iter()
-            .map(|(t, p, _)| offsets::offset_commit_record(group_id, t, *p, None))
-            .collect();
-        records.push((offsets::group_metadata_key(group_id), None));
-        self.append_offsets_records(group_id, partitions, &records)
-            .await?;
-        self.groups.with_core(|core, _| core.delete_group(group_id));
+        self.groups
+            .with_core(|core, _| core.delete_group(group_id))?;
+        self.flush_group_writes_locked().await;
         Ok(())
+    }
+
+    /// OffsetDelete (KIP-496): unknown topics and partitions are answered here, the rest by
+    /// the core (Kafka `KafkaApis.handleOffsetDeleteRequest` + `handleDeleteOffsets`). A
+    /// group error answers with no partitions.
+    pub(crate) async fn offset_delete(&self, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+        let group_error = |e: ErrorCode| OffsetDeleteResponse {
+            error_code: e.code(),
+            ..Default::default()
+        };
+        if let Err(e) = self.group_coordinator_ready() {
+            return group_error(e);
+        }
+        let image = self.image();
+        let mut answers: Vec<((String, i32), ErrorCode)> = Vec::new();
+        let mut asked: Vec<(String, i32)> = Vec::new();
+        for t in req.topics {
+            let known = image.topics.by_name(&t.name);
+            for p in t.partitions {
+                let tp = (t.name.clone(), p.partition_index);
+                if known.is_some_and(|k| k.partitions.contains_key(&p.partition_index)) {
+                    asked.push(tp);
+                } else {
+                    answers.push((tp, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+                }
+            }
+        }
+        let _write = self.groups.write_lock.lock().await;
+        let result = self
+            .groups
+            .with_core(|core, _| core.delete_offsets(&req.group_id, asked));
+        match result {
+            Err(e) => group_error(e),
+            Ok(deleted) => {
+                self.flush_group_writes_locked().await;
+                answers.extend(deleted);
+                let mut topics: Vec<OffsetDeleteResponseTopic> = Vec::new();
+                for ((name, partition_index), e) in answers {
+                    let partition = OffsetDeleteResponsePartition {
+                        partition_index,
+                        error_code: e.code(),
+                    };
+                    match topics.iter_mut().find(|t| t.name == name) {
+                        Some(t) => t.partitions.push(partition),
+                        None => topics.push(OffsetDeleteResponseTopic {
+                            name,
+                            partitions: vec![partition],
+                        }),
+                    }
+                }
+                OffsetDeleteResponse {
+                    topics,
+                    ..Default::default()
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `__consumer_offsets` records (spec §5): which partition holds a group, how offset commits
-//! and group tombstones are encoded as record keys/values, and how the records read back from
-//! the log at start-up are decoded for replay into the coordinator.
+//! and group metadata (and their tombstones) are encoded as record keys/values, and how the
+//! records read back from the log at start-up are decoded for replay into the coordinator.
 
 use bytes::{Bytes, BytesMut};
 use protocol::messages::{
@@ -17,7 +17,11 @@ pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
 const OFFSET_COMMIT_KEY_VERSION: i16 = 1;
 /// Spec §5.6: the value version Kafka 3.9 writes (no explicit retention).
 const OFFSET_COMMIT_VALUE_VERSION: i16 = 3;
+/// Spec §5.6: the value version with `expireTimestamp`, for an explicit retention time.
+const OFFSET_COMMIT_VALUE_VERSION_EXPIRE: i16 = 1;
 const GROUP_METADATA_KEY_VERSION: i16 = 2;
+/// Spec §5.6: the GroupMetadataValue version Kafka 3.9 writes.
+const GROUP_METADATA_VALUE_VERSION: i16 = 3;
 
 /// Java `String.hashCode` over UTF-16 code units, int32 wrap-around.
 pub(crate) fn java_string_hash(s: &str) -> i32 {
@@ -58,9 +62,13 @@ pub(crate) fn offset_commit_record(
                 leader_epoch: v.leader_epoch,
                 metadata: v.metadata.clone(),
                 commit_timestamp: v.commit_timestamp,
-                ..Default::default()
+                expire_timestamp: v.expire_timestamp.unwrap_or(-1),
             },
-            OFFSET_COMMIT_VALUE_VERSION,
+            if v.expire_timestamp.is_some() {
+                OFFSET_COMMIT_VALUE_VERSION_EXPIRE
+            } else {
+                OFFSET_COMMIT_VALUE_VERSION
+            },
         )
     });
     (versioned(&key, OFFSET_COMMIT_KEY_VERSION), value)
@@ -74,6 +82,24 @@ pub(crate) fn group_metadata_key(group: &str) -> Bytes {
         },
         GROUP_METADATA_KEY_VERSION,
     )
+}
+
+/// Key and value (`None`: tombstone) of a record, as Kafka 3.9 writes it.
+pub(crate) fn encode_record(r: &OffsetsRecord) -> (Bytes, Option<Bytes>) {
+    match r {
+        OffsetsRecord::Offset {
+            group,
+            topic,
+            partition,
+            value,
+        } => offset_commit_record(group, topic, *partition, value.as_ref()),
+        OffsetsRecord::Group { group, value } => (
+            group_metadata_key(group),
+            value
+                .as_ref()
+                .map(|v| versioned(v, GROUP_METADATA_VALUE_VERSION)),
+        ),
+    }
 }
 
 /// Spec §5.6: one CreateTime batch, no compression, producer id −1 and base sequence 0.
@@ -99,8 +125,8 @@ pub(crate) enum OffsetsRecord {
     },
     Group {
         group: String,
-        /// `None` for a tombstone; the value itself is not used yet.
-        present: bool,
+        /// `None` for a tombstone.
+        value: Option<GroupMetadataValue>,
     },
 }
 
@@ -135,6 +161,8 @@ pub(crate) fn decode_record(
                         leader_epoch: if vv >= 3 { v.leader_epoch } else { -1 },
                         metadata: v.metadata,
                         commit_timestamp: v.commit_timestamp,
+                        expire_timestamp: (vv == 1 && v.expire_timestamp != -1)
+                            .then_some(v.expire_timestamp),
                     })
                 }
             };
@@ -147,17 +175,32 @@ pub(crate) fn decode_record(
         }
         2 => {
             let k = GroupMetadataKey::decode(&mut body, version).map_err(|e| e.to_string())?;
-            if let Some(v) = value {
-                if v.len() < 2 {
-                    return Err("value shorter than its version".into());
+            let value = match value {
+                None => None,
+                Some(v) => {
+                    if v.len() < 2 {
+                        return Err("value shorter than its version".into());
+                    }
+                    let vv = i16::from_be_bytes([v[0], v[1]]);
+                    if !(0..=4).contains(&vv) {
+                        return Err(format!("unknown group metadata value version {vv}"));
+                    }
+                    let mut vb = Bytes::copy_from_slice(&v[2..]);
+                    let mut g =
+                        GroupMetadataValue::decode(&mut vb, vv).map_err(|e| e.to_string())?;
+                    if vv == 0 {
+                        // Kafka `readGroupMessageValue`: v0 has no rebalance timeout; the
+                        // session timeout stands in for it.
+                        for m in &mut g.members {
+                            m.rebalance_timeout = m.session_timeout;
+                        }
+                    }
+                    Some(g)
                 }
-                let vv = i16::from_be_bytes([v[0], v[1]]);
-                let mut vb = Bytes::copy_from_slice(&v[2..]);
-                GroupMetadataValue::decode(&mut vb, vv).map_err(|e| e.to_string())?;
-            }
+            };
             Ok(Some(OffsetsRecord::Group {
                 group: k.group,
-                present: value.is_some(),
+                value,
             }))
         }
         _ => Ok(None),
@@ -187,6 +230,7 @@ mod tests {
             leader_epoch: 3,
             metadata: String::new(),
             commit_timestamp: 1_700_000_000_000,
+            expire_timestamp: None,
         };
         let (k, val) = offset_commit_record("my-group", "orders", 0, Some(&v));
         let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
@@ -221,8 +265,74 @@ mod tests {
             decode_record(Some(&k), None),
             Ok(Some(OffsetsRecord::Group {
                 group: "g".into(),
-                present: false
+                value: None
             }))
         );
+        assert!(decode_record(Some(&k), Some(&[0, 9, 0])).is_err());
+        assert!(decode_record(Some(&k), Some(&[0, 3, 0, 0, 0])).is_err());
+    }
+
+    #[test]
+    fn explicit_retention_writes_value_v1() {
+        let v = CommittedOffset {
+            offset: 7,
+            leader_epoch: 5,
+            metadata: "m".into(),
+            commit_timestamp: 1000,
+            expire_timestamp: Some(61_000),
+        };
+        let (k, val) = offset_commit_record("g", "t", 1, Some(&v));
+        let val = val.unwrap();
+        assert_eq!(&val[..2], &[0, 1], "value v1");
+        let back = decode_record(Some(&k), Some(&val)).unwrap().unwrap();
+        // v1 has no leader epoch.
+        let expected = CommittedOffset {
+            leader_epoch: -1,
+            ..v
+        };
+        assert!(matches!(back, OffsetsRecord::Offset { value: Some(ref b), .. } if *b == expected));
+    }
+
+    #[test]
+    fn group_metadata_round_trips_at_v3() {
+        use protocol::messages::group_metadata_value::MemberMetadata;
+        let g = GroupMetadataValue {
+            protocol_type: "consumer".into(),
+            generation: 4,
+            protocol: Some("range".into()),
+            leader: Some("c-1".into()),
+            current_state_timestamp: 1_700_000_000_000,
+            members: vec![MemberMetadata {
+                member_id: "c-1".into(),
+                group_instance_id: Some("i".into()),
+                client_id: "c".into(),
+                client_host: "/127.0.0.1".into(),
+                rebalance_timeout: 300_000,
+                session_timeout: 45_000,
+                subscription: Bytes::from_static(b"sub"),
+                assignment: Bytes::from_static(b"asg"),
+            }],
+        };
+        let r = OffsetsRecord::Group {
+            group: "g".into(),
+            value: Some(g),
+        };
+        let (k, v) = encode_record(&r);
+        let v = v.unwrap();
+        assert_eq!(&k[..2], &[0, 2]);
+        assert_eq!(&v[..2], &[0, 3]);
+        assert_eq!(decode_record(Some(&k), Some(&v)), Ok(Some(r)));
+        // An Empty group (spec §5.5): protocol type kept, no members, null protocol/leader.
+        let empty = OffsetsRecord::Group {
+            group: "g".into(),
+            value: Some(GroupMetadataValue {
+                protocol_type: "consumer".into(),
+                generation: 5,
+                current_state_timestamp: 9,
+                ..Default::default()
+            }),
+        };
+        let (k, v) = encode_record(&empty);
+        assert_eq!(decode_record(Some(&k), v.as_deref()), Ok(Some(empty)));
     }
 }
