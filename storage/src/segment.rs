@@ -32,7 +32,7 @@ pub const INDEX_FILE_SUFFIX: &str = ".index";
 pub const TIME_INDEX_FILE_SUFFIX: &str = ".timeindex";
 /// Suffix of transaction index files (not written by us; kept in step with segments).
 pub const TXN_INDEX_FILE_SUFFIX: &str = ".txnindex";
-/// Suffix of producer-state snapshots (not written by us; removed with their segment).
+/// Suffix of producer-state snapshots (`producer_snapshot`; removed with their segment).
 pub const SNAPSHOT_FILE_SUFFIX: &str = ".snapshot";
 /// Suffix Kafka gives files queued for deletion.
 pub const DELETED_FILE_SUFFIX: &str = ".deleted";

@@ -68,11 +68,11 @@ fn every_corpus_file_replays_without_panicking() {
     }
 }
 
-/// Reproducers of crashes not fixed yet, one directory per target. They are kept out of
-/// `corpus/` because libFuzzer replays its corpus first and would stop on them. This test
-/// fails until the bug is fixed; then move the files into `corpus/<target>/`.
+/// Reproducers of crashes not fixed yet, one directory per target (none today). They are
+/// kept out of `corpus/` because libFuzzer replays its corpus first and would stop on them.
+/// This test runs in CI and fails while any of them still crashes: a known crash is a defect,
+/// not a skipped test. Once fixed, move the files into `corpus/<target>/`.
 #[test]
-#[ignore = "known unfixed crashes, see storage/fuzz/README.md"]
 fn known_crashes_are_fixed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/known-crashes");
     let scratch = tempfile::tempdir().unwrap();
