@@ -129,6 +129,9 @@ impl Broker {
                 return Outcome::Close;
             }
         };
+        // What is left of the frame is empty; dropping it leaves a Produce batch the only
+        // reference to the frame's buffer (see `ReplicaManager::append`).
+        drop(frame);
         self.dispatch(api, version, header.correlation_id, body)
             .await
     }

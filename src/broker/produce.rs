@@ -71,13 +71,15 @@ impl Broker {
             });
         }
 
-        let batches = appends
-            .iter()
-            .map(|(_, _, tp, b)| (tp.clone(), b.clone()))
-            .collect();
+        // The batches move to the append (no clone keeps the request frame shared, so a
+        // single-partition batch is patched in place there).
+        let (slots, batches): (Vec<(usize, usize)>, Vec<(TopicPartition, Bytes)>) = appends
+            .into_iter()
+            .map(|(t, p, tp, b)| ((t, p), (tp, b)))
+            .unzip();
         let outcomes = self.replicas.append(batches).await;
-        for ((t, p, _, _), outcome) in appends.iter().zip(outcomes) {
-            let resp = &mut responses[*t].partition_responses[*p];
+        for ((t, p), outcome) in slots.into_iter().zip(outcomes) {
+            let resp = &mut responses[t].partition_responses[p];
             match outcome {
                 AppendOutcome::Appended {
                     base_offset,

@@ -627,15 +627,50 @@ impl PartitionLog {
         })
     }
 
-    fn maybe_roll(&mut self, messages_size: u64, a: &Analyzed, now_ms: i64) -> Result<()> {
-        let params = RollParams {
+    /// Whether [`Self::append_as_leader`] of `records` now would do more than write to the
+    /// page cache: roll a new segment (creates files, preallocates indexes) or reach
+    /// `flush.messages` (fsync). A caller serving the network runs the others inline and
+    /// these on a blocking thread (Kafka appends on its request threads too; the fsync is
+    /// what must not stall them). Malformed input answers false: the append then rejects it
+    /// before any I/O.
+    pub fn leader_append_may_block(&mut self, records: &[u8], now_ms: i64) -> Result<bool> {
+        let mut last_offset = self.log_end_offset - 1;
+        let mut max_timestamp = NO_TIMESTAMP;
+        let mut pos = 0;
+        while let Some(Ok(h)) = records.get(pos..).and_then(read_header) {
+            last_offset += i64::from(h.last_offset_delta) + 1;
+            max_timestamp = max_timestamp.max(h.max_timestamp);
+            pos += batch::batch_size(&h) as usize;
+        }
+        if pos != records.len() || last_offset < self.log_end_offset {
+            return Ok(false);
+        }
+        if last_offset + 1 - self.recovery_point >= self.config.flush_interval_messages {
+            return Ok(true);
+        }
+        let params = self.roll_params(records.len() as u64, max_timestamp, last_offset, now_ms);
+        self.active_mut().should_roll(&params)
+    }
+
+    fn roll_params(
+        &self,
+        messages_size: u64,
+        max_timestamp: i64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> RollParams {
+        RollParams {
             segment_bytes: u64::from(self.config.segment_bytes),
             segment_ms: self.config.segment_ms,
             messages_size,
-            max_timestamp_in_messages: a.max_timestamp,
-            max_offset_in_messages: a.last_offset,
+            max_timestamp_in_messages: max_timestamp,
+            max_offset_in_messages: last_offset,
             now_ms,
-        };
+        }
+    }
+
+    fn maybe_roll(&mut self, messages_size: u64, a: &Analyzed, now_ms: i64) -> Result<()> {
+        let params = self.roll_params(messages_size, a.max_timestamp, a.last_offset, now_ms);
         if self.active_mut().should_roll(&params)? {
             let new_base = a.first_offset.max(self.log_end_offset);
             self.roll(new_base, now_ms)?;
