@@ -36,6 +36,10 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 const PRODUCER_STATE_SEGMENTS: usize = 2;
 /// Read size of that scan.
 const PRODUCER_STATE_READ_BYTES: u64 = 1 << 20;
+/// Largest batch appended on the connection's task: copying a bigger one into the page cache
+/// takes long enough (about a millisecond per MiB here) that holding a network thread for it
+/// costs more than the hop to the blocking pool.
+const INLINE_APPEND_BYTES_MAX: usize = 64 * 1024;
 /// Kafka's `log.retention.check.interval.ms` default.
 const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -364,7 +368,10 @@ impl ReplicaManager {
             .ok()
             .and_then(|h| ProducerBatch::from_header(&h));
         let mut log = p.log();
-        if may_block == MayBlock::No && log.leader_append_may_block(batch, now).unwrap_or(true) {
+        if may_block == MayBlock::No
+            && (batch.len() > INLINE_APPEND_BYTES_MAX
+                || log.leader_append_may_block(batch, now).unwrap_or(true))
+        {
             return None;
         }
         let mut producers = p.producers.lock().unwrap_or_else(|e| e.into_inner());
