@@ -58,8 +58,8 @@ pub(crate) struct Partition {
     leader_epoch: AtomicI32,
     /// `message.timestamp.type=LogAppendTime` (the topic config can change at runtime).
     log_append_time: AtomicBool,
-    /// Held briefly by page-cache appends on network tasks; reads, rolls and fsyncs take it
-    /// on blocking threads.
+    /// Held briefly by page-cache appends on network tasks; rolls, fsyncs and the lookups of
+    /// reads take it on blocking threads (a read's `pread` runs after releasing it).
     log: Mutex<PartitionLog>,
     /// Idempotent producers; locked only while holding `log`.
     producers: Mutex<ProducerState>,
@@ -532,8 +532,12 @@ impl ReplicaManager {
                 log_start_offset: start,
             };
         }
-        let log = p.log();
-        match log.read(r.fetch_offset, max as u64, hw, first_batch) {
+        // Only the lookup holds the log's lock; the `pread` runs after it is released, so an
+        // append (inline on a network task) never waits for a fetch's read.
+        let slice = p
+            .log()
+            .read_slice(r.fetch_offset, max as u64, hw, first_batch);
+        match slice.and_then(|s| s.map_or_else(|| Ok(Bytes::new()), |s| s.read())) {
             Ok(records) => ReadOutcome::Read {
                 records,
                 high_watermark: hw,

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::fs_util;
 use crate::leader_epoch::{EpochEndOffset, LeaderEpochCache, UNDEFINED_EPOCH_OFFSET};
 use crate::partition_metadata;
-use crate::segment::{RollParams, Segment};
+use crate::segment::{FileSlice, RollParams, Segment};
 use crate::time_index::{TimestampOffset, NO_TIMESTAMP};
 use crate::topic_partition::{parse_log_dir_name, LogDirKind, TopicPartition};
 
@@ -724,12 +724,28 @@ impl PartitionLog {
         max_offset: i64,
         first_batch: FirstBatch,
     ) -> Result<Bytes> {
+        match self.read_slice(fetch_offset, max_bytes, max_offset, first_batch)? {
+            Some(slice) => slice.read(),
+            None => Ok(Bytes::new()),
+        }
+    }
+
+    /// [`Self::read`] without reading: where the bytes are, as a [`FileSlice`] to read after
+    /// releasing whatever lock guards this log (a fetch's `pread` then never delays an
+    /// append). `None` when there is nothing to read.
+    pub fn read_slice(
+        &self,
+        fetch_offset: i64,
+        max_bytes: u64,
+        max_offset: i64,
+        first_batch: FirstBatch,
+    ) -> Result<Option<FileSlice>> {
         if fetch_offset < self.log_start_offset || fetch_offset > self.log_end_offset {
             return Err(self.out_of_range(fetch_offset));
         }
         let max_offset = max_offset.min(self.log_end_offset);
         if fetch_offset >= max_offset {
-            return Ok(Bytes::new());
+            return Ok(None);
         }
         let start = self
             .segments
@@ -753,11 +769,11 @@ impl PartitionLog {
                 seg.size()
             };
             let min_one = first_batch == FirstBatch::AlwaysWhole;
-            if let Some(data) = seg.read(fetch_offset, max_bytes, max_position, min_one)? {
-                return Ok(Bytes::from(data));
+            if let Some(slice) = seg.slice(fetch_offset, max_bytes, max_position, min_one)? {
+                return Ok(Some(slice));
             }
         }
-        Ok(Bytes::new())
+        Ok(None)
     }
 
     /// First record with timestamp ≥ `timestamp` at or after the log start offset (ListOffsets
