@@ -95,6 +95,13 @@ async fn serve_connection(
     while let Some(frame) = next.recv().await {
         match broker.handle_frame(frame, peer).await {
             Outcome::Respond(bytes) => wr.write_all(&bytes).await?,
+            // A part larger than the buffer goes to the socket directly (after what is
+            // buffered): large records are not copied again here.
+            Outcome::RespondParts(parts) => {
+                for part in parts {
+                    wr.write_all(&part).await?;
+                }
+            }
             Outcome::NoResponse => {}
             Outcome::Close => {
                 wr.flush().await?;
