@@ -38,6 +38,9 @@ const IMAGE_PROPAGATION_WAIT: std::time::Duration = std::time::Duration::from_se
 pub(crate) enum Outcome {
     /// Write this response frame.
     Respond(BytesMut),
+    /// Write this response frame, given as parts to write in order (records shared with the
+    /// log's read buffers, not copied: `fetch::encode_fetch_frame`).
+    RespondParts(Vec<Bytes>),
     /// Produce with acks=0: no answer.
     NoResponse,
     /// Close the connection (unparsable request, unknown API), as Kafka does.
@@ -134,6 +137,9 @@ impl Broker {
             client_id: header.client_id.as_deref().unwrap_or(""),
             peer,
         };
+        // What is left of the frame is empty; dropping it leaves a Produce batch the only
+        // reference to the frame's buffer (see `ReplicaManager::append`).
+        drop(frame);
         self.dispatch(api, version, header.correlation_id, client, body)
             .await
     }
@@ -158,7 +164,11 @@ impl Broker {
                 Some(resp) => respond(api, version, cid, &resp),
                 None => Outcome::NoResponse,
             },
-            RequestBody::Fetch(r) => respond(api, version, cid, &self.fetch(r, version).await),
+            RequestBody::Fetch(r) => Outcome::RespondParts(fetch::encode_fetch_frame(
+                version,
+                cid,
+                self.fetch(r, version).await,
+            )),
             RequestBody::ListOffsets(r) => {
                 respond(api, version, cid, &self.list_offsets(r, version).await)
             }

@@ -6,8 +6,11 @@
 
 use std::time::Duration;
 
+use bytes::{BufMut, Bytes, BytesMut};
+use protocol::codec::write_uvarint;
+use protocol::header::encode_response;
 use protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use protocol::messages::{FetchRequest, FetchResponse};
+use protocol::messages::{ApiKey, FetchRequest, FetchResponse};
 use protocol::{versions, ErrorCode};
 use storage::TopicPartition;
 
@@ -138,5 +141,182 @@ impl Broker {
             session_id: session.session_id,
             ..Default::default()
         }
+    }
+}
+
+/// Records at least this large are written from the log's buffer instead of being copied into
+/// the response frame; below it one copy costs less than an extra write. (The connection's
+/// write buffer still copies parts smaller than itself, 256 KiB.)
+const SHARED_RECORDS_MIN: usize = 64 * 1024;
+
+/// Encodes a Fetch response frame as parts to write in order, the size prefix first: each
+/// partition's records of at least [`SHARED_RECORDS_MIN`] bytes are a part of their own, the
+/// very `Bytes` read from the log, so they reach the socket without a copy into the frame
+/// (Kafka sends them with `transferTo` for the same reason).
+///
+/// The frame is encoded by the generated codec with each such records field replaced by a
+/// random 16-byte marker; the frame is then cut at the markers (found in order, in the few
+/// bytes between two partitions' records) and each marker with its length prefix becomes the
+/// real length prefix plus the records.
+pub(super) fn encode_fetch_frame(version: i16, cid: i32, mut resp: FetchResponse) -> Vec<Bytes> {
+    let marker = Bytes::copy_from_slice(&rand::random::<[u8; 16]>());
+    let mut shared = Vec::new();
+    for p in resp
+        .responses
+        .iter_mut()
+        .flat_map(|t| t.partitions.iter_mut())
+    {
+        if p.records
+            .as_ref()
+            .is_some_and(|r| r.len() >= SHARED_RECORDS_MIN)
+        {
+            shared.extend(p.records.replace(marker.clone()));
+        }
+    }
+    let frame = encode_response(ApiKey::Fetch, version, cid, &resp).freeze();
+    if shared.is_empty() {
+        return vec![frame];
+    }
+    // Where each marker is: in order, each after the previous one.
+    let mut at = Vec::with_capacity(shared.len());
+    let mut from = 4;
+    for _ in &shared {
+        match frame[from..]
+            .windows(marker.len())
+            .position(|w| w == marker)
+        {
+            Some(i) => {
+                at.push(from + i);
+                from += i + marker.len();
+            }
+            None => {
+                // Unreachable (the codec wrote every marker), but a frame must never be wrong:
+                // put the records back and send them copied.
+                tracing::error!("fetch response marker not found; sending the records copied");
+                let mut records = shared.into_iter();
+                for p in resp
+                    .responses
+                    .iter_mut()
+                    .flat_map(|t| t.partitions.iter_mut())
+                {
+                    if p.records.as_ref() == Some(&marker) {
+                        p.records = records.next();
+                    }
+                }
+                return vec![encode_response(ApiKey::Fetch, version, cid, &resp).freeze()];
+            }
+        }
+    }
+    let flex = version >= ApiKey::Fetch.flexible_min();
+    // The marker's own length prefix: compact bytes (uvarint length + 1) or int32 length.
+    let marker_prefix = if flex { 1 } else { 4 };
+    let mut parts = Vec::with_capacity(3 * shared.len() + 2);
+    parts.push(Bytes::new()); // the size prefix, once known
+    let mut size = frame.len() - 4;
+    let mut from = 4;
+    for (records, at) in shared.into_iter().zip(at) {
+        parts.push(frame.slice(from..at - marker_prefix));
+        let mut prefix = BytesMut::with_capacity(5);
+        if flex {
+            write_uvarint(&mut prefix, records.len() as u32 + 1);
+        } else {
+            prefix.put_i32(records.len() as i32);
+        }
+        size = size - marker_prefix - marker.len() + prefix.len() + records.len();
+        parts.push(prefix.freeze());
+        parts.push(records);
+        from = at + marker.len();
+    }
+    parts.push(frame.slice(from..));
+    parts[0] = Bytes::copy_from_slice(&(size as i32).to_be_bytes());
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::Uuid;
+
+    fn records(len: usize, seed: u8) -> Option<Bytes> {
+        Some(Bytes::from(
+            (0..len)
+                .map(|i| (i as u8).wrapping_mul(seed))
+                .collect::<Vec<u8>>(),
+        ))
+    }
+
+    /// A response with fields only where `version` has them (the codec asserts that).
+    fn response(version: i16) -> FetchResponse {
+        let partition = |index: i32, records: Option<Bytes>| PartitionData {
+            partition_index: index,
+            high_watermark: 1_000_000 + i64::from(index),
+            last_stable_offset: 999,
+            log_start_offset: if version >= 5 { 3 } else { -1 },
+            records,
+            ..Default::default()
+        };
+        let topic = |name: &str, id: u8, partitions| FetchableTopicResponse {
+            topic: if version <= 12 {
+                name.into()
+            } else {
+                String::new()
+            },
+            topic_id: if version >= 13 {
+                Uuid([id; 16])
+            } else {
+                Uuid::ZERO
+            },
+            partitions,
+        };
+        FetchResponse {
+            session_id: if version >= 7 { 7 } else { 0 },
+            responses: vec![
+                topic(
+                    "orders",
+                    9,
+                    vec![
+                        partition(0, records(SHARED_RECORDS_MIN, 3)),
+                        partition(1, None),
+                        partition(2, records(10, 5)),
+                        partition(3, records(3 * SHARED_RECORDS_MIN + 17, 7)),
+                    ],
+                ),
+                topic(
+                    "t",
+                    4,
+                    vec![partition(5, records(SHARED_RECORDS_MIN + 1, 11))],
+                ),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn parts_concatenate_to_the_copied_frame_at_every_version() {
+        for version in versions::FETCH_MAGIC_V2_MIN..=16 {
+            let response = response(version);
+            let whole = encode_response(ApiKey::Fetch, version, 42, &response);
+            let parts = encode_fetch_frame(version, 42, response);
+            assert_eq!(parts.len(), 2 + 3 * 3, "v{version}: three records shared");
+            assert_eq!(parts.concat(), whole.to_vec(), "v{version}");
+        }
+    }
+
+    #[test]
+    fn small_records_stay_in_one_frame() {
+        let response = FetchResponse {
+            responses: vec![FetchableTopicResponse {
+                topic: "t".into(),
+                partitions: vec![PartitionData {
+                    records: records(100, 1),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let parts = encode_fetch_frame(12, 1, response.clone());
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0], encode_response(ApiKey::Fetch, 12, 1, &response));
     }
 }

@@ -20,7 +20,11 @@ impl Broker {
         version: i16,
     ) -> Option<ProduceResponse> {
         let image = self.image();
-        let mut appends = Vec::new();
+        // Where each append's answer goes (topic, partition index in the response), and the
+        // appends themselves: the batches move to the append (no clone keeps the request
+        // frame shared, so a single-partition batch is patched in place there).
+        let mut slots = Vec::new();
+        let mut batches = Vec::new();
         let mut responses: Vec<TopicProduceResponse> = Vec::with_capacity(req.topic_data.len());
         for TopicProduceData {
             name,
@@ -48,12 +52,8 @@ impl Broker {
                         None => Some(ErrorCode::INVALID_RECORD),
                         Some(bytes) => match self.check_produce_batch(&bytes, version, compacted) {
                             Ok(()) => {
-                                appends.push((
-                                    responses.len(),
-                                    parts.len(),
-                                    TopicPartition::new(&name, index),
-                                    bytes,
-                                ));
+                                slots.push((responses.len(), parts.len()));
+                                batches.push((TopicPartition::new(&name, index), bytes));
                                 None
                             }
                             Err(code) => Some(code),
@@ -72,13 +72,9 @@ impl Broker {
             });
         }
 
-        let batches = appends
-            .iter()
-            .map(|(_, _, tp, b)| (tp.clone(), b.clone()))
-            .collect();
         let outcomes = self.replicas.append(batches).await;
-        for ((t, p, _, _), outcome) in appends.iter().zip(outcomes) {
-            let resp = &mut responses[*t].partition_responses[*p];
+        for ((t, p), outcome) in slots.into_iter().zip(outcomes) {
+            let resp = &mut responses[t].partition_responses[p];
             match outcome {
                 AppendOutcome::Appended {
                     base_offset,

@@ -1,5 +1,6 @@
 //! The replica manager: owns the partition logs this node hosts and runs every blocking log
-//! operation on the blocking thread pool, never on the tokio workers that serve the network.
+//! operation on the blocking thread pool, never on the tokio workers that serve the network
+//! (an append that only writes to the page cache is not blocking in that sense: see `append`).
 //!
 //! It follows the metadata image: `apply_image` opens a log for each partition assigned to
 //! this node, applies topic config overrides, and deletes the logs of partitions that are
@@ -32,6 +33,10 @@ pub(crate) use topic_config::{partition_config_from, PartitionConfig};
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
 /// Kafka's `log.flush.offset.checkpoint.interval.ms` default.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+/// Largest batch appended on the connection's task: copying a bigger one into the page cache
+/// takes long enough (about a millisecond per MiB here) that holding a network thread for it
+/// costs more than the hop to the blocking pool.
+const INLINE_APPEND_BYTES_MAX: usize = 64 * 1024;
 /// Kafka's `log.retention.check.interval.ms` default.
 const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -50,7 +55,8 @@ pub(crate) struct Partition {
     leader_epoch: AtomicI32,
     /// `message.timestamp.type=LogAppendTime` (the topic config can change at runtime).
     log_append_time: AtomicBool,
-    /// Locked only on blocking threads.
+    /// Held briefly by page-cache appends on network tasks; rolls, fsyncs and the lookups of
+    /// reads take it on blocking threads (a read's `pread` runs after releasing it).
     log: Mutex<PartitionLog>,
     /// Idempotent producers and their snapshots; locked only while holding `log`.
     producers: Mutex<PartitionProducers>,
@@ -287,86 +293,120 @@ impl ReplicaManager {
         }
     }
 
-    /// Appends each `(partition, batch)` and reports per batch, in order. Blocking I/O runs
-    /// on the blocking pool, all partitions of one request in one hop.
+    /// Appends each `(partition, batch)` and reports per batch, in order.
+    ///
+    /// An append that only writes to the page cache runs right here, on the connection's task:
+    /// it is one `pwrite` under the partition's lock, as Kafka appends on its request threads,
+    /// and a hop to the blocking pool would cost more than the write. From the first append
+    /// that would roll a segment or fsync (`flush.messages`), the rest of the request goes to
+    /// the blocking pool in one hop, so no network thread waits on the disk.
     pub(crate) async fn append(
         self: &Arc<Self>,
         batches: Vec<(TopicPartition, Bytes)>,
     ) -> Vec<AppendOutcome> {
-        if batches.is_empty() {
-            return Vec::new();
+        let now = now_ms();
+        let mut outcomes = Vec::with_capacity(batches.len());
+        let mut pending = batches.into_iter().map(|(tp, b)| (tp, owned_batch(b)));
+        let mut blocked = None;
+        for (tp, mut batch) in pending.by_ref() {
+            match self.append_one(&tp, &mut batch, now, MayBlock::No) {
+                Some(outcome) => outcomes.push(outcome),
+                None => {
+                    blocked = Some((tp, batch));
+                    break;
+                }
+            }
         }
-        let me = self.clone();
-        let n = batches.len();
-        let outcomes = tokio::task::spawn_blocking(move || {
-            let now = now_ms();
-            batches
-                .into_iter()
-                .map(|(tp, bytes)| me.append_one(&tp, &bytes, now))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_else(|e| {
-            tracing::error!("append task failed: {e}");
-            (0..n)
-                .map(|_| AppendOutcome::Failed {
-                    error: ErrorCode::UNKNOWN_SERVER_ERROR,
-                    message: None,
-                })
-                .collect()
-        });
-        self.appended.notify_waiters();
+        if let Some(first) = blocked {
+            let rest: Vec<(TopicPartition, BytesMut)> =
+                std::iter::once(first).chain(pending).collect();
+            let n = rest.len();
+            let me = self.clone();
+            let tail = tokio::task::spawn_blocking(move || {
+                rest.into_iter()
+                    .map(|(tp, mut batch)| me.append_one(&tp, &mut batch, now, MayBlock::Yes))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .await
+            .map_err(|e| tracing::error!("append task failed: {e}"))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| {
+                (0..n)
+                    .map(|_| AppendOutcome::Failed {
+                        error: ErrorCode::UNKNOWN_SERVER_ERROR,
+                        message: None,
+                    })
+                    .collect()
+            });
+            outcomes.extend(tail);
+        }
+        if !outcomes.is_empty() {
+            self.appended.notify_waiters();
+        }
         outcomes
     }
 
-    fn append_one(&self, tp: &TopicPartition, bytes: &Bytes, now: i64) -> AppendOutcome {
+    /// Appends one batch, patched in place. With `MayBlock::No`, returns `None` without
+    /// touching the log or the producer state when the append would roll or fsync.
+    fn append_one(
+        &self,
+        tp: &TopicPartition,
+        batch: &mut BytesMut,
+        now: i64,
+        may_block: MayBlock,
+    ) -> Option<AppendOutcome> {
         let Some(p) = self.get(tp) else {
-            return AppendOutcome::Failed {
+            return Some(AppendOutcome::Failed {
                 error: ErrorCode::NOT_LEADER_OR_FOLLOWER,
                 message: None,
-            };
+            });
         };
-        // The batch is patched in place (base offset, leader epoch): one copy out of the
-        // shared request buffer, no re-encoding.
-        let mut batch = BytesMut::from(&bytes[..]);
         // LogAppendTime topics: the broker's clock stamps the batch (the CRC is recomputed,
-        // spec §2.6), and the producer is told that time.
+        // spec §2.6), and the producer is told that time. (Idempotent: a batch deferred to
+        // the blocking pool is stamped again with the same `now`.)
         let log_append_time = if p.log_append_time.load(Ordering::Acquire) {
-            if let Err(e) = records::set_log_append_time(&mut batch, now) {
-                return AppendOutcome::Failed {
+            if let Err(e) = records::set_log_append_time(batch, now) {
+                return Some(AppendOutcome::Failed {
                     error: ErrorCode(e.error_code()),
                     message: Some(e.to_string()),
-                };
+                });
             }
             now
         } else {
             -1
         };
-        let producer = records::BatchHeader::parse(&batch)
+        let producer = records::BatchHeader::parse(batch)
             .ok()
             .and_then(|h| ProducerBatch::from_header(&h));
         let mut log = p.log();
+        if may_block == MayBlock::No
+            && (batch.len() > INLINE_APPEND_BYTES_MAX
+                || log.leader_append_may_block(batch, now).unwrap_or(true))
+        {
+            return None;
+        }
         let mut producers = p.producers();
         if let Some(b) = &producer {
             match producers.check(b) {
                 Ok(Verdict::Append) => {}
                 // A retry of a batch already in the log: not appended again (spec §2.7).
                 Ok(Verdict::Duplicate { first_offset, .. }) => {
-                    return AppendOutcome::Appended {
+                    return Some(AppendOutcome::Appended {
                         base_offset: first_offset,
                         log_append_time: -1,
                         log_start_offset: log.log_start_offset(),
-                    }
+                    })
                 }
                 Err(error) => {
-                    return AppendOutcome::Failed {
+                    return Some(AppendOutcome::Failed {
                         error,
                         message: None,
-                    }
+                    })
                 }
             }
         }
-        match log.append_as_leader(&mut batch, p.leader_epoch(), now) {
+        Some(match log.append_as_leader(batch, p.leader_epoch(), now) {
             Ok(info) => {
                 producers.on_append(&log, producer.as_ref(), &info);
                 p.high_watermark
@@ -384,7 +424,7 @@ impl ReplicaManager {
                     message: Some(e.to_string()),
                 }
             }
-        }
+        })
     }
 
     /// Reads every partition; if fewer than `min_bytes` are available, waits for appends
@@ -502,8 +542,12 @@ impl ReplicaManager {
                 log_start_offset: start,
             };
         }
-        let log = p.log();
-        match log.read(r.fetch_offset, max as u64, hw, first_batch) {
+        // Only the lookup holds the log's lock; the `pread` runs after it is released, so an
+        // append (inline on a network task) never waits for a fetch's read.
+        let slice = p
+            .log()
+            .read_slice(r.fetch_offset, max as u64, hw, first_batch);
+        match slice.and_then(|s| s.map_or_else(|| Ok(Bytes::new()), |s| s.read())) {
             Ok(records) => ReadOutcome::Read {
                 records,
                 high_watermark: hw,
@@ -737,6 +781,23 @@ pub(crate) async fn housekeeping(
         })
         .await;
     }
+}
+
+/// Whether an append may do blocking I/O (segment roll, fsync) on the calling thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MayBlock {
+    No,
+    Yes,
+}
+
+/// The batch as a buffer the append may patch in place (base offset, leader epoch). A
+/// Produce request for one partition leaves its batch the only reference to the request
+/// frame, which is then reused without a copy; a batch sharing its frame with other
+/// partitions' batches is copied once.
+fn owned_batch(bytes: Bytes) -> BytesMut {
+    bytes
+        .try_into_mut()
+        .unwrap_or_else(|shared| BytesMut::from(&shared[..]))
 }
 
 /// KIP-320: a request's `current_leader_epoch` (-1 = not checked) against ours.

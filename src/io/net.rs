@@ -2,18 +2,21 @@
 //! reads size-prefixed frames, hands each to the broker, and writes the answers back in order.
 //!
 //! Requests on one connection are handled one at a time, in order (Kafka's "muted channel"
-//! rule), so pipelined requests are always answered in the order they were sent. The answer
-//! to a pipelined request is written as soon as it is ready but the socket is flushed only
-//! when no further request is already buffered, so a burst of requests costs one flush.
+//! rule), so pipelined requests are always answered in the order they were sent; a reader
+//! task reads up to `READ_AHEAD_FRAMES` requests ahead meanwhile. The answer to a pipelined
+//! request is written as soon as it is ready but the socket is flushed only when no further
+//! request is already read, so a burst of requests costs one flush.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use crate::broker::{Broker, Outcome};
 
@@ -62,32 +65,81 @@ pub(crate) async fn serve(
     }
 }
 
+/// Frames read ahead of the one being handled, per connection. Bounds a connection's buffered
+/// requests to this many times `socket.request.max.bytes`.
+const READ_AHEAD_FRAMES: usize = 4;
+
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     broker: Arc<Broker>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let (rd, wr) = stream.into_split();
-    let mut rd = BufReader::with_capacity(SOCKET_BUFFER_BYTES, rd);
     let mut wr = BufWriter::with_capacity(SOCKET_BUFFER_BYTES, wr);
+    // The reader runs as its own task, so reading and decoding the next requests overlaps
+    // with handling (appending) this one, possibly on the other core. Requests are still
+    // handled one at a time and answered in order, below.
+    let (frames, mut next) = mpsc::channel(READ_AHEAD_FRAMES);
     let max_frame = broker.socket_request_max_bytes();
+    let mut reader = AbortOnDrop(tokio::spawn(read_frames(
+        BufReader::with_capacity(SOCKET_BUFFER_BYTES, rd),
+        peer,
+        max_frame,
+        frames,
+        shutdown,
+    )));
+    // Frames read before the reader stopped (end of stream, shutdown, a bad frame) are still
+    // answered; then the reader's own result closes the connection.
+    while let Some(frame) = next.recv().await {
+        match broker.handle_frame(frame, peer).await {
+            Outcome::Respond(bytes) => wr.write_all(&bytes).await?,
+            // A part larger than the buffer goes to the socket directly (after what is
+            // buffered): large records are not copied again here.
+            Outcome::RespondParts(parts) => {
+                for part in parts {
+                    wr.write_all(&part).await?;
+                }
+            }
+            Outcome::NoResponse => {}
+            Outcome::Close => {
+                wr.flush().await?;
+                return Ok(());
+            }
+        }
+        // A burst of pipelined requests costs one flush.
+        if next.is_empty() {
+            wr.flush().await?;
+        }
+    }
+    wr.flush().await?;
+    match (&mut reader.0).await {
+        Ok(result) => result,
+        Err(e) => Err(std::io::Error::other(e)),
+    }
+}
+
+/// Reads size-prefixed request frames into `frames` until end of stream, shutdown, a frame
+/// larger than `socket.request.max.bytes` (the connection is then closed, as Kafka does) or
+/// the handler going away.
+async fn read_frames(
+    mut rd: BufReader<OwnedReadHalf>,
+    peer: SocketAddr,
+    max_frame: usize,
+    frames: mpsc::Sender<Bytes>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     loop {
-        // Wait for the next request, or for shutdown between requests: a request already
-        // being handled is always answered first.
         let size = tokio::select! {
             size = rd.read_i32() => match size {
                 Ok(size) => size,
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
                 Err(e) => return Err(e),
             },
-            _ = shutdown.changed() => {
-                wr.flush().await?;
-                return Ok(());
-            }
+            _ = shutdown.changed() => return Ok(()),
         };
-        if size < 0 || size as usize > max_frame {
+        let Some(size) = usize::try_from(size).ok().filter(|&s| s <= max_frame) else {
             tracing::warn!(
                 %peer,
                 size,
@@ -95,19 +147,26 @@ async fn serve_connection(
                 "closing connection: request frame larger than socket.request.max.bytes or negative"
             );
             return Ok(());
-        }
-        let mut frame = BytesMut::zeroed(size as usize);
-        rd.read_exact(&mut frame).await?;
-        match broker.handle_frame(frame.freeze(), peer).await {
-            Outcome::Respond(bytes) => wr.write_all(&bytes).await?,
-            Outcome::NoResponse => {}
-            Outcome::Close => {
-                wr.flush().await?;
-                return Ok(());
+        };
+        // Read straight into a buffer of the frame's size: no zero-filling.
+        let mut frame = BytesMut::with_capacity(size);
+        let mut limited = (&mut rd).take(size as u64);
+        while frame.len() < size {
+            if limited.read_buf(&mut frame).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
         }
-        if rd.buffer().is_empty() {
-            wr.flush().await?;
+        if frames.send(frame.freeze()).await.is_err() {
+            return Ok(());
         }
+    }
+}
+
+/// Aborts the reader task when the connection ends, whichever way.
+struct AbortOnDrop(JoinHandle<std::io::Result<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::fs_util;
 use crate::leader_epoch::{EpochEndOffset, LeaderEpochCache, UNDEFINED_EPOCH_OFFSET};
 use crate::partition_metadata;
-use crate::segment::{RollParams, Segment};
+use crate::segment::{FileSlice, RollParams, Segment};
 use crate::time_index::{TimestampOffset, NO_TIMESTAMP};
 use crate::topic_partition::{parse_log_dir_name, LogDirKind, TopicPartition};
 
@@ -634,15 +634,50 @@ impl PartitionLog {
         })
     }
 
-    fn maybe_roll(&mut self, messages_size: u64, a: &Analyzed, now_ms: i64) -> Result<()> {
-        let params = RollParams {
+    /// Whether [`Self::append_as_leader`] of `records` now would do more than write to the
+    /// page cache: roll a new segment (creates files, preallocates indexes) or reach
+    /// `flush.messages` (fsync). A caller serving the network runs the others inline and
+    /// these on a blocking thread (Kafka appends on its request threads too; the fsync is
+    /// what must not stall them). Malformed input answers false: the append then rejects it
+    /// before any I/O.
+    pub fn leader_append_may_block(&mut self, records: &[u8], now_ms: i64) -> Result<bool> {
+        let mut last_offset = self.log_end_offset - 1;
+        let mut max_timestamp = NO_TIMESTAMP;
+        let mut pos = 0;
+        while let Some(Ok(h)) = records.get(pos..).and_then(read_header) {
+            last_offset += i64::from(h.last_offset_delta) + 1;
+            max_timestamp = max_timestamp.max(h.max_timestamp);
+            pos += batch::batch_size(&h) as usize;
+        }
+        if pos != records.len() || last_offset < self.log_end_offset {
+            return Ok(false);
+        }
+        if last_offset + 1 - self.recovery_point >= self.config.flush_interval_messages {
+            return Ok(true);
+        }
+        let params = self.roll_params(records.len() as u64, max_timestamp, last_offset, now_ms);
+        self.active_mut().should_roll(&params)
+    }
+
+    fn roll_params(
+        &self,
+        messages_size: u64,
+        max_timestamp: i64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> RollParams {
+        RollParams {
             segment_bytes: u64::from(self.config.segment_bytes),
             segment_ms: self.config.segment_ms,
             messages_size,
-            max_timestamp_in_messages: a.max_timestamp,
-            max_offset_in_messages: a.last_offset,
+            max_timestamp_in_messages: max_timestamp,
+            max_offset_in_messages: last_offset,
             now_ms,
-        };
+        }
+    }
+
+    fn maybe_roll(&mut self, messages_size: u64, a: &Analyzed, now_ms: i64) -> Result<()> {
+        let params = self.roll_params(messages_size, a.max_timestamp, a.last_offset, now_ms);
         if self.active_mut().should_roll(&params)? {
             let new_base = a.first_offset.max(self.log_end_offset);
             self.roll(new_base, now_ms)?;
@@ -696,12 +731,28 @@ impl PartitionLog {
         max_offset: i64,
         first_batch: FirstBatch,
     ) -> Result<Bytes> {
+        match self.read_slice(fetch_offset, max_bytes, max_offset, first_batch)? {
+            Some(slice) => slice.read(),
+            None => Ok(Bytes::new()),
+        }
+    }
+
+    /// [`Self::read`] without reading: where the bytes are, as a [`FileSlice`] to read after
+    /// releasing whatever lock guards this log (a fetch's `pread` then never delays an
+    /// append). `None` when there is nothing to read.
+    pub fn read_slice(
+        &self,
+        fetch_offset: i64,
+        max_bytes: u64,
+        max_offset: i64,
+        first_batch: FirstBatch,
+    ) -> Result<Option<FileSlice>> {
         if fetch_offset < self.log_start_offset || fetch_offset > self.log_end_offset {
             return Err(self.out_of_range(fetch_offset));
         }
         let max_offset = max_offset.min(self.log_end_offset);
         if fetch_offset >= max_offset {
-            return Ok(Bytes::new());
+            return Ok(None);
         }
         let start = self
             .segments
@@ -725,11 +776,11 @@ impl PartitionLog {
                 seg.size()
             };
             let min_one = first_batch == FirstBatch::AlwaysWhole;
-            if let Some(data) = seg.read(fetch_offset, max_bytes, max_position, min_one)? {
-                return Ok(Bytes::from(data));
+            if let Some(slice) = seg.slice(fetch_offset, max_bytes, max_position, min_one)? {
+                return Ok(Some(slice));
             }
         }
-        Ok(Bytes::new())
+        Ok(None)
     }
 
     /// First record with timestamp ≥ `timestamp` at or after the log start offset (ListOffsets

@@ -10,7 +10,7 @@ mod scan;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use protocol::records::Batch;
@@ -79,7 +79,8 @@ pub(crate) struct Recovered {
 pub(crate) struct Segment {
     base_offset: i64,
     log_path: PathBuf,
-    log: File,
+    /// Shared with [`FileSlice`]s, which read after the log's lock is released.
+    log: Arc<File>,
     size: u64,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
@@ -93,6 +94,34 @@ pub(crate) struct Segment {
     created_ms: i64,
     /// The `.index` file was missing at open: the segment must be recovered.
     needs_recovery: bool,
+}
+
+/// A byte range of a segment's `.log` file, cut at batch boundaries when read. It holds the
+/// file open, so it stays readable (with the bytes it had) after the log's lock is released,
+/// even if the segment is deleted or replaced meanwhile, as Kafka's `FileRecords` slices do.
+#[derive(Debug)]
+pub struct FileSlice {
+    file: Arc<File>,
+    path: PathBuf,
+    position: u64,
+    len: usize,
+}
+
+impl FileSlice {
+    /// Reads the range, keeping only whole batches (a batch cut by the byte limit is left for
+    /// the next fetch).
+    pub fn read(&self) -> Result<Bytes> {
+        if self.len == 0 {
+            return Ok(Bytes::new());
+        }
+        let mut buf = vec![0u8; self.len];
+        self.file
+            .read_exact_at(&mut buf, self.position)
+            .ctx(&self.path)?;
+        let whole = whole_batches_len(&buf);
+        buf.truncate(whole);
+        Ok(Bytes::from(buf))
+    }
 }
 
 impl Segment {
@@ -138,7 +167,7 @@ impl Segment {
         Ok(Segment {
             base_offset,
             log_path,
-            log,
+            log: Arc::new(log),
             size: 0,
             offset_index: OffsetIndex::create(index_path, base_offset, config.max_index_bytes)?,
             time_index: TimeIndex::create(time_path, base_offset, config.max_index_bytes)?,
@@ -193,7 +222,7 @@ impl Segment {
         Ok(Segment {
             base_offset,
             log_path,
-            log,
+            log: Arc::new(log),
             size,
             offset_index,
             time_index,
@@ -378,17 +407,18 @@ impl Segment {
         }
     }
 
-    /// Whole batches from the first one holding `start_offset`, at most `max_bytes` (or the
-    /// first batch whole if `min_one_batch`), never past byte `max_position` (Kafka
-    /// `LogSegment.read`, but cut at a batch boundary). `None` if no batch in this segment has
-    /// an offset ≥ `start_offset`.
-    pub(crate) fn read(
+    /// Where the whole batches from the first one holding `start_offset` lie: at most
+    /// `max_bytes` (or the first batch whole if `min_one_batch`), never past byte
+    /// `max_position` (Kafka `LogSegment.read`). `None` if no batch in this segment has an
+    /// offset ≥ `start_offset`. Only index lookups happen here; the bytes are read by
+    /// [`FileSlice::read`], which needs no access to the segment.
+    pub(crate) fn slice(
         &self,
         start_offset: i64,
         max_bytes: u64,
         max_position: u64,
         min_one_batch: bool,
-    ) -> Result<Option<Vec<u8>>> {
+    ) -> Result<Option<FileSlice>> {
         let Some(first) = self.translate_offset(start_offset, 0)? else {
             return Ok(None);
         };
@@ -398,17 +428,31 @@ impl Segment {
             max_bytes
         };
         let max_position = max_position.min(self.size);
-        if limit == 0 || first.position >= max_position {
-            return Ok(Some(Vec::new()));
-        }
-        let len = (max_position - first.position).min(limit) as usize;
-        let mut buf = vec![0u8; len];
-        self.log
-            .read_exact_at(&mut buf, first.position)
-            .ctx(&self.log_path)?;
-        let whole = whole_batches_len(&buf);
-        buf.truncate(whole);
-        Ok(Some(buf))
+        let len = if limit == 0 || first.position >= max_position {
+            0
+        } else {
+            (max_position - first.position).min(limit) as usize
+        };
+        Ok(Some(FileSlice {
+            file: Arc::clone(&self.log),
+            path: self.log_path.clone(),
+            position: first.position,
+            len,
+        }))
+    }
+
+    /// [`Segment::slice`] read at once.
+    #[cfg(test)]
+    pub(crate) fn read(
+        &self,
+        start_offset: i64,
+        max_bytes: u64,
+        max_position: u64,
+        min_one_batch: bool,
+    ) -> Result<Option<Bytes>> {
+        self.slice(start_offset, max_bytes, max_position, min_one_batch)?
+            .map(|s| s.read())
+            .transpose()
     }
 
     /// Kafka `findOffsetByTimestamp`: first record with timestamp ≥ `timestamp` and offset ≥

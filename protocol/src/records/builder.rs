@@ -59,7 +59,18 @@ impl BatchBuilder {
 
     /// Like [`BatchBuilder::new`], reserving room for `records_bytes` of encoded records.
     pub fn with_capacity(compression: Compression, records_bytes: usize) -> BatchBuilder {
-        let mut buf = Vec::with_capacity(BATCH_HEADER_LEN + records_bytes);
+        BatchBuilder::with_buffer(compression, Vec::new(), records_bytes)
+    }
+
+    /// Like [`BatchBuilder::with_capacity`], building in `buf` (its contents are discarded):
+    /// a client that recycles the buffers of acknowledged batches allocates none per batch.
+    pub fn with_buffer(
+        compression: Compression,
+        mut buf: Vec<u8>,
+        records_bytes: usize,
+    ) -> BatchBuilder {
+        buf.clear();
+        buf.reserve(BATCH_HEADER_LEN + records_bytes);
         buf.resize(BATCH_HEADER_LEN, 0);
         BatchBuilder {
             compression,

@@ -15,8 +15,8 @@ use bytes::Bytes;
 
 use super::varint::Reader;
 use super::{
-    compression, increment_sequence, Batch, Compression, RecordsError, Result, TimestampType,
-    BATCH_HEADER_LEN,
+    compression, increment_sequence, Batch, BatchHeader, Compression, RecordsError, Result,
+    TimestampType, BATCH_HEADER_LEN,
 };
 
 /// The smallest encoded record: length, attributes, timestampDelta, offsetDelta, keyLength,
@@ -164,6 +164,18 @@ struct BatchContext {
     base_sequence: i32,
 }
 
+impl BatchContext {
+    fn of(h: &BatchHeader) -> BatchContext {
+        BatchContext {
+            base_offset: h.base_offset,
+            base_timestamp: h.base_timestamp,
+            log_append_time: (h.timestamp_type() == TimestampType::LogAppendTime)
+                .then_some(h.max_timestamp),
+            base_sequence: h.base_sequence,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum State {
     /// The compressed records section, decompressed on the first `next()`.
@@ -196,13 +208,7 @@ pub struct RecordIter {
 impl RecordIter {
     pub(crate) fn new(batch: &Batch, decompressed_bytes_max: usize) -> RecordIter {
         let h = &batch.header;
-        let ctx = BatchContext {
-            base_offset: h.base_offset,
-            base_timestamp: h.base_timestamp,
-            log_append_time: (h.timestamp_type() == TimestampType::LogAppendTime)
-                .then_some(h.max_timestamp),
-            base_sequence: h.base_sequence,
-        };
+        let ctx = BatchContext::of(h);
         let mut iter = RecordIter {
             ctx,
             state: State::Done,
@@ -295,7 +301,51 @@ impl Iterator for RecordIter {
 
 /// Reads the record starting at `pos`; returns it and the position after it.
 fn read_record(data: &Bytes, pos: usize, ctx: &BatchContext) -> Result<(Record, usize)> {
-    let mut outer = Reader::new(&data[pos..], PREMATURE_EOF);
+    let f = parse_record(data, pos)?;
+    let record = Record {
+        body: data.slice(f.body.clone()),
+        attributes: f.attributes,
+        timestamp: ctx.timestamp(f.timestamp_delta),
+        timestamp_delta: f.timestamp_delta,
+        offset: ctx.base_offset.wrapping_add(i64::from(f.offset_delta)),
+        offset_delta: f.offset_delta,
+        sequence: increment_sequence(ctx.base_sequence, f.offset_delta),
+        key: f.key,
+        value: f.value,
+        headers: f.headers,
+        header_count: f.header_count,
+    };
+    Ok((record, f.body.end))
+}
+
+impl BatchContext {
+    /// A record's absolute timestamp (§2.2 bit 3: LogAppendTime batches read as maxTimestamp).
+    fn timestamp(&self, timestamp_delta: i64) -> i64 {
+        self.log_append_time
+            .unwrap_or_else(|| self.base_timestamp.wrapping_add(timestamp_delta))
+    }
+}
+
+/// One record's fields as positions, parsed and checked without taking a reference to the
+/// buffer: what both [`RecordIter`] and the Produce validation ([`walk_records`]) build on.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordFields {
+    /// The body (after the length prefix) within the records section; `body.end` is where the
+    /// next record starts.
+    pub(crate) body: Range<usize>,
+    pub(crate) attributes: i8,
+    pub(crate) timestamp_delta: i64,
+    pub(crate) offset_delta: i32,
+    /// Key, value and headers, relative to the body.
+    pub(crate) key: Option<Range<usize>>,
+    pub(crate) value: Option<Range<usize>>,
+    pub(crate) headers: Range<usize>,
+    pub(crate) header_count: usize,
+}
+
+/// Parses and checks (§2.3, Kafka `DefaultRecord.readFrom`) the record starting at `pos`.
+pub(crate) fn parse_record(data: &[u8], pos: usize) -> Result<RecordFields> {
+    let mut outer = Reader::new(data.get(pos..).unwrap_or_default(), PREMATURE_EOF);
     let body_len = usize::try_from(outer.varint()?).map_err(|_| RecordsError::InvalidRecord {
         reason: "negative record size",
     })?;
@@ -332,23 +382,62 @@ fn read_record(data: &Bytes, pos: usize, ctx: &BatchContext) -> Result<(Record, 
             reason: "record size does not match its length prefix",
         });
     }
-
-    let record = Record {
-        body: data.slice(body_start..body_end),
+    Ok(RecordFields {
+        body: body_start..body_end,
         attributes,
-        timestamp: ctx
-            .log_append_time
-            .unwrap_or_else(|| ctx.base_timestamp.wrapping_add(timestamp_delta)),
         timestamp_delta,
-        offset: ctx.base_offset.wrapping_add(i64::from(offset_delta)),
         offset_delta,
-        sequence: increment_sequence(ctx.base_sequence, offset_delta),
         key,
         value,
         headers: headers_start..body_len,
         header_count,
+    })
+}
+
+/// Parses every record of a batch in place, handing each to `visit` with its absolute
+/// timestamp, with exactly the checks and errors of [`RecordIter`] (count vs bytes, premature
+/// EOF, records still remaining) but without a reference-counted slice per record: the
+/// Produce validation runs this on every batch. A compressed section is decompressed once,
+/// within `decompressed_bytes_max`.
+pub(crate) fn walk_records(
+    batch: &Batch,
+    decompressed_bytes_max: usize,
+    mut visit: impl FnMut(&RecordFields, i64),
+) -> Result<()> {
+    let h = &batch.header;
+    let ctx = BatchContext::of(h);
+    let count = usize::try_from(h.records_count).map_err(|_| RecordsError::InvalidRecord {
+        reason: "negative record count",
+    })?;
+    if count == 0 {
+        return Ok(());
+    }
+    let section = batch.records_section();
+    let decompressed;
+    let data = match h.compression()? {
+        Compression::None => section,
+        codec => {
+            decompressed = compression::decompress(codec, section, decompressed_bytes_max)?;
+            &decompressed[..]
+        }
     };
-    Ok((record, body_end))
+    if count > data.len() / RECORD_LEN_MIN {
+        return Err(RecordsError::InvalidRecord {
+            reason: PREMATURE_EOF,
+        });
+    }
+    let mut pos = 0;
+    for _ in 0..count {
+        let f = parse_record(data, pos)?;
+        visit(&f, ctx.timestamp(f.timestamp_delta));
+        pos = f.body.end;
+    }
+    if pos < data.len() {
+        return Err(RecordsError::InvalidRecord {
+            reason: RECORDS_REMAINING,
+        });
+    }
+    Ok(())
 }
 
 /// Reads a nullable length-prefixed field and returns its range within the reader's slice.

@@ -8,6 +8,7 @@
 //! compacted-topic key rule need broker state or config and live with the caller; the
 //! [`RecordsSummary`] returned by [`validate_client_batch_with`] carries what they need.
 
+use super::record::walk_records;
 use super::{Batch, RecordsError, Result, DECOMPRESSED_BYTES_MAX, MAGIC_V2, NO_TIMESTAMP};
 
 /// What validating a client batch learned from its records, for the append path (§2.6).
@@ -77,12 +78,16 @@ pub fn validate_client_batch_with(
         offsets_sequential: true,
         all_keyed: true,
     };
-    for (expected_delta, record) in (0i64..).zip(batch.records_with_limit(decompressed_bytes_max)) {
-        let record = record?;
-        summary.max_timestamp = summary.max_timestamp.max(record.timestamp());
-        summary.offsets_sequential &= i64::from(record.offset_delta()) == expected_delta;
-        summary.all_keyed &= record.key().is_some();
-    }
+    // Records are checked in place (no per-record reference count or allocation): this runs
+    // on every Produce batch, and Kafka too decodes every record of a client batch
+    // (`LogValidator`), whether or not it needs new offsets.
+    let mut expected_delta = 0i64;
+    walk_records(batch, decompressed_bytes_max, |record, timestamp| {
+        summary.max_timestamp = summary.max_timestamp.max(timestamp);
+        summary.offsets_sequential &= i64::from(record.offset_delta) == expected_delta;
+        summary.all_keyed &= record.key.is_some();
+        expected_delta += 1;
+    })?;
     Ok(summary)
 }
 

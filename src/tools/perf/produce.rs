@@ -70,6 +70,9 @@ const DELIVERY_TIMEOUT_MS_MAX: u64 = 600_000;
 const PAYLOAD_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// Records appended between two looks at the socket and the clock-driven work.
 const APPEND_CHUNK: usize = 64;
+/// Buffers of acknowledged batches kept for reuse: acknowledgements free them about as fast as
+/// new batches need them, so a few suffice.
+const BATCH_POOL_MAX: usize = 16;
 /// Upper bound on a record's encoding beyond its value with a null key and no headers:
 /// length (5) + attributes (1) + timestamp delta (10) + offset delta (5) + key length (1) +
 /// value length (5) + header count (1).
@@ -552,6 +555,9 @@ struct Lane {
     buffered: usize,
     in_flight: VecDeque<InFlight>,
     times_pool: Vec<Vec<u64>>,
+    /// Buffers of acknowledged batches, reused for new ones (no allocation and no fresh
+    /// pages per batch; at most [`BATCH_POOL_MAX`]).
+    batch_pool: Vec<Vec<u8>>,
     /// Reused between requests: one topic whose partition list is refilled each time.
     request: ProduceRequest,
     stats: LaneStats,
@@ -617,6 +623,7 @@ impl Lane {
             buffered: 0,
             in_flight: VecDeque::new(),
             times_pool: Vec::new(),
+            batch_pool: Vec::new(),
             request,
             stats: LaneStats::default(),
             ctx,
@@ -756,8 +763,9 @@ impl Lane {
             self.buffered += BATCH_HEADER_LEN;
             OpenBatch {
                 partition: self.partitions[self.sticky],
-                builder: BatchBuilder::with_capacity(
+                builder: BatchBuilder::with_buffer(
                     ctx.settings.compression,
+                    self.batch_pool.pop().unwrap_or_default(),
                     batch_size.max(need),
                 ),
                 created: now,
@@ -963,6 +971,12 @@ impl Lane {
         self.buffered = self.buffered.saturating_sub(batch.reserved);
         batch.append_us.clear();
         self.times_pool.push(batch.append_us);
+        if self.batch_pool.len() < BATCH_POOL_MAX {
+            // Unique once the request that carried it is encoded and sent.
+            if let Ok(buf) = batch.bytes.try_into_mut() {
+                self.batch_pool.push(buf.into());
+            }
+        }
     }
 }
 
