@@ -33,6 +33,11 @@ const METADATA_TOPICS_MAX: u64 = 100_000;
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a self-started server may take to stop after SIGTERM before it is killed.
 const SERVER_STOP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Files a new one-partition topic keeps open on kraftbridge: the active segment's `.log`,
+/// `.index` and `.timeindex`.
+const FDS_PER_NEW_PARTITION: u64 = 3;
+/// Descriptors left for everything else (connections, the metadata log, other topics).
+const FDS_RESERVED: u64 = 1024;
 /// Producer settings of the throughput runs: Kafka 4.0's defaults except `acks=1`.
 const THROUGHPUT_PROPS: &[&str] = &["acks=1"];
 /// Producer settings of the latency run: `linger.ms=0` (Java 4.x defaults to 5).
@@ -224,6 +229,8 @@ struct SuiteReport {
     records_verified: Option<bool>,
     interrupted: bool,
     errors: Vec<String>,
+    /// Why a workload ran smaller than planned, and similar remarks.
+    notes: Vec<String>,
 }
 
 /// `kraftbridge perf suite`.
@@ -258,6 +265,21 @@ pub(super) async fn run(args: SuiteArgs) -> Result<()> {
         }
     };
 
+    let mut plan = plan;
+    if let Some(limit) = server.as_ref().and_then(SelfServer::open_files_limit) {
+        let fit = limit.saturating_sub(FDS_RESERVED) / FDS_PER_NEW_PARTITION;
+        if plan.metadata_topics > fit {
+            let note = format!(
+                "metadata workload cut from {} to {fit} topics: each new partition keeps \
+                 {FDS_PER_NEW_PARTITION} files open (.log, .index, .timeindex) and the server's \
+                 open-files limit is {limit}",
+                plan.metadata_topics
+            );
+            eprintln!("note: {note}");
+            report.notes.push(note);
+            plan.metadata_topics = fit.max(1);
+        }
+    }
     let workloads = run_workloads(&plan, &bootstrap, &mut report, &stop).await;
     if let Err(e) = workloads {
         report.errors.push(format!("{e:#}"));
@@ -616,7 +638,7 @@ async fn footprint(plan: &Plan, server: &mut SelfServer, report: &mut SuiteRepor
     let rss = server.rss_bytes();
     report.rows.push(Row {
         workload: format!(
-            "start-up with {} partitions (+ the suite's deleted ones)",
+            "start-up with {} partitions on disk (exec to Metadata answered)",
             plan.startup_partitions
         ),
         figure: format!("{:.3} s", startup.as_secs_f64()),
@@ -688,6 +710,10 @@ fn print(args: &SuiteArgs, plan: &Plan, report: &SuiteReport) {
         }
         j.bool("interrupted", report.interrupted);
         j.raw(
+            "notes",
+            &json_array(report.notes.iter().map(|n| super::report::json_string(n))),
+        );
+        j.raw(
             "errors",
             &json_array(report.errors.iter().map(|e| super::report::json_string(e))),
         );
@@ -733,6 +759,9 @@ fn print(args: &SuiteArgs, plan: &Plan, report: &SuiteReport) {
             None => "not run",
         }
     );
+    for n in &report.notes {
+        println!("note: {n}");
+    }
     for r in report.rows.iter().filter(|r| r.command.is_some()) {
         println!(
             "  {}: {}",
@@ -863,6 +892,14 @@ impl SelfServer {
 
     async fn restart(&mut self) -> Result<Duration> {
         self.spawn_and_wait().await
+    }
+
+    /// The soft `RLIMIT_NOFILE` of the server, from `/proc/<pid>/limits` (Linux).
+    fn open_files_limit(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+        let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+        line.split_whitespace().nth(3)?.parse().ok()
     }
 
     /// Resident set size from `/proc/<pid>/status` (Linux).
