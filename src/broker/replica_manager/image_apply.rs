@@ -230,3 +230,109 @@ fn changed_topic_names(previous: &MetadataImage, image: &MetadataImage) -> BTree
     );
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use metadata::{MetadataDelta, MetadataRecord, MetadataRecordBody};
+    use protocol::messages::{ConfigRecord, PartitionRecord, RemoveTopicRecord, TopicRecord};
+    use storage::log::LogConfig;
+
+    use super::*;
+
+    fn manager(dir: &std::path::Path) -> ReplicaManager {
+        let config = PartitionConfig {
+            log: LogConfig::default(),
+            log_append_time: false,
+        };
+        ReplicaManager::open(1, dir.to_path_buf(), config).expect("open")
+    }
+
+    fn next(image: &MetadataImage, records: Vec<MetadataRecordBody>) -> MetadataImage {
+        let mut delta = MetadataDelta::new(image);
+        for r in records {
+            delta.replay(&MetadataRecord::new(0, r)).expect("replay");
+        }
+        delta.apply()
+    }
+
+    fn topic(name: &str, id: u8, partitions: i32) -> Vec<MetadataRecordBody> {
+        let topic_id = Uuid([id; 16]);
+        let mut records = vec![MetadataRecordBody::Topic(TopicRecord {
+            name: name.into(),
+            topic_id,
+        })];
+        records.extend((0..partitions).map(|p| {
+            MetadataRecordBody::Partition(PartitionRecord {
+                partition_id: p,
+                topic_id,
+                replicas: vec![1],
+                isr: vec![1],
+                leader: 1,
+                ..Default::default()
+            })
+        }));
+        records
+    }
+
+    fn hosted(m: &ReplicaManager) -> Vec<(String, i32, Uuid)> {
+        let partitions = m.partitions.read().expect("lock");
+        partitions
+            .iter()
+            .map(|(tp, p)| (tp.topic.clone(), tp.partition, p.topic_id))
+            .collect()
+    }
+
+    #[test]
+    fn follows_images_by_what_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = manager(dir.path());
+        let first = next(&MetadataImage::empty(), topic("a", 1, 2));
+        m.apply_image(None, &first);
+        let a = |id: u8, p: i32| ("a".to_string(), p, Uuid([id; 16]));
+        assert_eq!(hosted(&m), vec![a(1, 0), a(1, 1)]);
+
+        // Many topics at once are created on several threads.
+        let many = next(
+            &first,
+            (0..40u8)
+                .flat_map(|i| topic(&format!("t{i:02}"), 10 + i, 1))
+                .collect(),
+        );
+        m.apply_image(Some(&first), &many);
+        assert_eq!(hosted(&m).len(), 42);
+        assert!(dir.path().join("t39-0").is_dir());
+
+        // A config override reaches the hosted partitions of its topic only.
+        let configured = next(
+            &many,
+            vec![MetadataRecordBody::Config(ConfigRecord {
+                resource_type: ConfigResource::TOPIC,
+                resource_name: "a".into(),
+                name: "retention.ms".into(),
+                value: Some("1000".into()),
+            })],
+        );
+        m.apply_image(Some(&many), &configured);
+        let retention = |name: &str| {
+            let tp = TopicPartition::new(name, 0);
+            m.get(&tp).expect("hosted").log().config().retention_ms
+        };
+        assert_eq!(retention("a"), 1000);
+        assert_ne!(retention("t00"), 1000);
+
+        // The topic deleted and created again under a new id, with fewer partitions.
+        let mut records = vec![MetadataRecordBody::RemoveTopic(RemoveTopicRecord {
+            topic_id: Uuid([1; 16]),
+        })];
+        records.extend(topic("a", 99, 1));
+        let recreated = next(&configured, records);
+        m.apply_image(Some(&configured), &recreated);
+        let now = hosted(&m);
+        assert_eq!(now.len(), 41);
+        assert!(now.contains(&a(99, 0)) && !now.iter().any(|t| t.2 == Uuid([1; 16])));
+
+        // An image that changed no topic costs nothing and changes nothing.
+        m.apply_image(Some(&recreated), &recreated);
+        assert_eq!(hosted(&m), now);
+    }
+}
