@@ -316,6 +316,17 @@ impl TopicsImage {
         self.by_id.values().map(|t| &**t)
     }
 
+    /// Names that start with `prefix`, in order: a range of the name index, not a scan.
+    pub fn names_starting_with<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> {
+        self.by_name
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(n, _)| n.as_str())
+            .take_while(move |n| n.starts_with(prefix))
+    }
+
     /// Topics in name order.
     pub fn iter_by_name(&self) -> impl Iterator<Item = &TopicImage> {
         self.by_name.values().filter_map(|id| self.by_id(id))
