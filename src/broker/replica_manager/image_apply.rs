@@ -115,30 +115,36 @@ impl ReplicaManager {
             let p = self.open_partition(tp, *topic_id, *epoch, config.clone())?;
             Some((tp.clone(), Arc::new(p)))
         };
-        let threads = (create.len() / CREATE_PER_THREAD_MIN).clamp(1, CREATE_THREADS_MAX);
+        // Logs loaded at start-up are adopted without I/O: no thread pays for itself there
+        // (and each thread would leave a malloc arena behind in an idle broker).
+        let (adopt, new): (Vec<&ToCreate>, Vec<&ToCreate>) = {
+            let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            create.iter().partition(|c| loaded.contains_key(&c.0))
+        };
+        let mut opened: Vec<_> = adopt.into_iter().filter_map(open).collect();
+        let threads = (new.len() / CREATE_PER_THREAD_MIN).clamp(1, CREATE_THREADS_MAX);
         if threads == 1 {
-            return create.iter().filter_map(open).collect();
+            opened.extend(new.into_iter().filter_map(open));
+            return opened;
         }
         let next = AtomicUsize::new(0);
         let worker = || {
-            let mut opened = Vec::new();
-            while let Some(item) = create.get(next.fetch_add(1, Ordering::Relaxed)) {
-                opened.extend(open(item));
+            let mut created = Vec::new();
+            while let Some(item) = new.get(next.fetch_add(1, Ordering::Relaxed)) {
+                created.extend(open(item));
             }
-            opened
+            created
         };
         std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
-            workers
-                .into_iter()
-                .flat_map(|w| {
-                    w.join().unwrap_or_else(|_| {
-                        tracing::error!("a partition-creating thread panicked");
-                        Vec::new()
-                    })
-                })
-                .collect()
-        })
+            for w in workers {
+                match w.join() {
+                    Ok(created) => opened.extend(created),
+                    Err(_) => tracing::error!("a partition-creating thread panicked"),
+                }
+            }
+        });
+        opened
     }
 
     /// The partitions of `topics` this node hosts, with their configs.

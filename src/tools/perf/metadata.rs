@@ -1,7 +1,8 @@
 //! `kraftbridge perf metadata`: how fast the metadata path is, as a Kafka client sees it.
 //!
-//! Four phases over the wire, each capped and each stopped early by Ctrl-C (the figures so far
-//! are still printed):
+//! Phases over the wire, each capped and each stopped early by Ctrl-C (the figures so far are
+//! still printed): first the commit latency (3. below) on a topic of its own while the broker
+//! is otherwise idle, then
 //! 1. **topic creation**: N topics in CreateTopics requests of `--topics-per-request`, sent
 //!    over `--concurrency` connections at once; topics/s from the first request to the last
 //!    answer. A CreateTopics answer means the records are committed (fsynced) and, on
@@ -9,8 +10,8 @@
 //! 2. **Metadata response time** with those N topics: all topics, and one topic.
 //! 3. **commit latency**: IncrementalAlterConfigs on one topic, one request at a time: the
 //!    cheapest controller write, one ConfigRecord appended, fsynced and committed before the
-//!    answer (Kafka's "metadata commit"); and single-topic CreateTopics one at a time, which
-//!    adds creating the partition log.
+//!    answer (Kafka's "metadata commit"), measured first; and here single-topic CreateTopics
+//!    one at a time, which adds creating the partition log.
 //! 4. **deletion** of every topic the run created (DeleteTopics in the same batches), timed
 //!    too. It runs even after a failure or Ctrl-C: a benchmark leaves no topics behind.
 
@@ -327,9 +328,19 @@ pub(super) async fn measure(
     // Every topic we created, for the deletion phase.
     let mut ours: Vec<String> = Vec::new();
     let phases = async {
+        time_config_commits(
+            &mut conn,
+            args,
+            &prefix,
+            &mut report,
+            &mut ours,
+            &stop,
+            limit,
+        )
+        .await?;
         create_all(args, &servers, &names, &mut report, &mut ours, &stop).await?;
         time_metadata(&mut conn, args, &names, &ours, &mut report, &stop, limit).await?;
-        time_commits(
+        time_single_creates(
             &mut conn,
             args,
             &prefix,
@@ -474,9 +485,10 @@ async fn time_metadata(
     Ok(())
 }
 
-/// Phase 3: one-at-a-time IncrementalAlterConfigs on one of our topics, then one-at-a-time
-/// single-topic CreateTopics.
-async fn time_commits(
+/// Commit latency: one-at-a-time IncrementalAlterConfigs on a topic of its own, before the
+/// bulk creation, so that the figure is the commit itself and not the disk still writing back
+/// thousands of new partitions.
+async fn time_config_commits(
     conn: &mut Connection,
     args: &MetadataArgs,
     prefix: &str,
@@ -485,17 +497,35 @@ async fn time_commits(
     stop: &watch::Receiver<bool>,
     limit: Duration,
 ) -> Result<()> {
-    if let Some(topic) = ours.first().cloned() {
-        for i in 0..args.commit_samples {
-            if *stop.borrow() {
-                return Ok(());
-            }
-            let value = (COMMIT_CONFIG_BASE + i).to_string();
-            let at = Instant::now();
-            admin::set_topic_config(conn, &topic, COMMIT_CONFIG, &value, limit).await?;
-            report.commit.record(at);
-        }
+    if args.commit_samples == 0 {
+        return Ok(());
     }
+    let topic = format!("{prefix}commit");
+    if admin::create_topic(conn, &topic, 1, -1, limit).await? == Created::Now {
+        ours.push(topic.clone());
+    }
+    for i in 0..args.commit_samples {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let value = (COMMIT_CONFIG_BASE + i).to_string();
+        let at = Instant::now();
+        admin::set_topic_config(conn, &topic, COMMIT_CONFIG, &value, limit).await?;
+        report.commit.record(at);
+    }
+    Ok(())
+}
+
+/// Single-topic CreateTopics one at a time, with the bulk topics in place.
+async fn time_single_creates(
+    conn: &mut Connection,
+    args: &MetadataArgs,
+    prefix: &str,
+    report: &mut MetadataReport,
+    ours: &mut Vec<String>,
+    stop: &watch::Receiver<bool>,
+    limit: Duration,
+) -> Result<()> {
     for i in 0..args.commit_samples {
         if *stop.borrow() {
             return Ok(());

@@ -642,15 +642,27 @@ async fn footprint(plan: &Plan, server: &mut SelfServer, report: &mut SuiteRepor
     eprintln!("note: {note}");
     report.notes.push(note);
     let started = server.restart().await;
-    let cleanup = super::delete_topic_after_run(&servers, "perf-suite", &topic, limit).await;
     let startup = started?;
+    // Idle: once every partition of the topic is led again (its logs adopted).
+    let waiting = Instant::now();
+    let idle = async {
+        let mut conn = super::connect_bootstrap(&servers, "perf-suite", limit).await?;
+        let p = Some(plan.startup_partitions as usize);
+        super::admin::wait_for_leaders(&mut conn, &topic, p, limit).await
+    }
+    .await;
+    let all_led = startup + waiting.elapsed();
     let rss = server.rss_bytes();
     report.rows.push(Row {
         workload: format!(
             "start-up with {} partitions on disk (exec to Metadata answered)",
             plan.startup_partitions
         ),
-        figure: format!("{:.3} s", startup.as_secs_f64()),
+        figure: format!(
+            "{:.3} s ({:.3} s until every partition is led)",
+            startup.as_secs_f64(),
+            all_led.as_secs_f64()
+        ),
         bound: None,
         target: format!("<= {TARGET_STARTUP_S} s with 1,000 partitions"),
         target_ratio: target_ratio(startup.as_secs_f64(), TARGET_STARTUP_S, false),
@@ -659,7 +671,7 @@ async fn footprint(plan: &Plan, server: &mut SelfServer, report: &mut SuiteRepor
     log_row(report);
     if let Some(rss) = rss {
         report.rows.push(Row {
-            workload: "idle broker RSS (after restart)".into(),
+            workload: "idle broker RSS (after the restart, every partition led)".into(),
             figure: format!("{:.1} MB", rss as f64 / MB),
             bound: None,
             target: "<= 30 MB".into(),
@@ -668,6 +680,8 @@ async fn footprint(plan: &Plan, server: &mut SelfServer, report: &mut SuiteRepor
         });
         log_row(report);
     }
+    let cleanup = super::delete_topic_after_run(&servers, "perf-suite", &topic, limit).await;
+    idle?;
     if let Some(e) = cleanup {
         bail!(e);
     }
