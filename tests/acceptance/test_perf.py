@@ -1,6 +1,6 @@
 """`kraftbridge perf produce`, `perf consume`, `perf metadata` and `perf suite --quick` against
-real servers: the CI smoke of the performance tools (issue "Performance of the single-node broker", part 3), and their answers
-to bad input. The figures themselves are not judged here (CI machines vary); docs/performance.md
+real servers: the CI smoke of the performance tools (issue "Performance of the single-node
+broker", part 3), and their answers to bad input. The figures themselves are not judged here (CI machines vary); docs/performance.md
 holds measured ones. What is judged: the JSON is well formed, every produced record is
 acknowledged and read back with no offset gap, the topic is cleaned up, and bad input ends
 with a clear message and a non-zero exit instead of a hang."""
