@@ -145,11 +145,17 @@ pub(super) fn free_bytes(dir: &Path) -> Result<u64> {
     }
 }
 
-/// Refuses a run of `bytes` in `dir` unless twice that plus the reserve is free.
+/// Refuses a disk-ceiling run of `bytes` beyond [`DISK_BYTES_MAX`], or unless twice that plus
+/// the reserve is free in `dir`.
 pub(super) fn check_room(dir: &Path, bytes: u64) -> Result<()> {
     if bytes == 0 || bytes > DISK_BYTES_MAX {
         bail!("--disk-bytes {bytes}: expected 1 to {DISK_BYTES_MAX} (the disk is shared)");
     }
+    check_free(dir, bytes)
+}
+
+/// Refuses to write `bytes` into `dir` unless twice that plus the reserve is free.
+pub(super) fn check_free(dir: &Path, bytes: u64) -> Result<()> {
     let free = free_bytes(dir)?;
     let needed = bytes.saturating_mul(2).saturating_add(FREE_BYTES_RESERVE);
     if free < needed {

@@ -27,6 +27,10 @@ use super::report::{json_array, Json, MB};
 
 /// Largest page-cache produce run (1 KiB records).
 const PRODUCE_BYTES_MAX: u64 = 8 * 1024 * 1024 * 1024;
+/// Largest sustained produce run.
+const SUSTAINED_BYTES_MAX: u64 = 64 * 1024 * 1024 * 1024;
+/// Target: a sustained produce run ≥ this × the disk write ceiling.
+const TARGET_SUSTAINED_DISK_RATIO: f64 = 0.8;
 /// Most topics the metadata workload creates.
 const METADATA_TOPICS_MAX: u64 = 100_000;
 /// How long a self-started server may take to answer Metadata.
@@ -74,6 +78,11 @@ pub(crate) struct SuiteArgs {
     /// Records of the 100-byte produce run (default 5,000,000; quick 20,000).
     #[arg(long = "small-records")]
     small_records: Option<u64>,
+    /// Payload bytes of a sustained produce run of 1 KiB records meant to outgrow the page
+    /// cache, compared with the disk write ceiling (target 0.8x). Off unless given: it writes
+    /// that much to the disk under test (at most 64 GiB).
+    #[arg(long = "sustained-bytes")]
+    sustained_bytes: Option<u64>,
     /// Bytes the disk ceiling writes (default 1 GiB, quick 16 MiB; at most 16 GiB).
     #[arg(long = "disk-bytes")]
     disk_bytes: Option<u64>,
@@ -96,6 +105,8 @@ struct Plan {
     disk_bytes: u64,
     fsync_samples: u64,
     produce_records: u64,
+    /// Records of the sustained (beyond the page cache) run, if asked for.
+    sustained_records: Option<u64>,
     small_records: u64,
     latency_seconds: f64,
     latency_records_max: u64,
@@ -119,6 +130,11 @@ impl Plan {
             .unwrap_or(if q { 16 << 20 } else { DISK_BYTES_DEFAULT });
         if !(1..=DISK_BYTES_MAX).contains(&disk_bytes) {
             bail!("--disk-bytes {disk_bytes}: expected 1 to {DISK_BYTES_MAX}");
+        }
+        if let Some(b) = args.sustained_bytes {
+            if !(1024..=SUSTAINED_BYTES_MAX).contains(&b) {
+                bail!("--sustained-bytes {b}: expected 1024 to {SUSTAINED_BYTES_MAX}");
+            }
         }
         let small_records = args
             .small_records
@@ -144,6 +160,7 @@ impl Plan {
             disk_bytes,
             fsync_samples: if q { 20 } else { 200 },
             produce_records: produce_bytes / 1024,
+            sustained_records: args.sustained_bytes.map(|b| b / 1024),
             small_records,
             latency_seconds: if q { 1.0 } else { 5.0 },
             latency_records_max: if q { 5_000 } else { 2_000_000 },
@@ -251,8 +268,11 @@ pub(super) async fn run(args: SuiteArgs) -> Result<()> {
         Some(b) => b.clone(),
         None => {
             // The broker writes every produced byte once: refuse a run the disk cannot take.
-            disk::check_room(&base_dir, plan.produce_records * 1024 + (512 << 20))
-                .context("not enough room for the produce run's logs")?;
+            let largest = plan
+                .produce_records
+                .max(plan.sustained_records.unwrap_or(0));
+            disk::check_free(&base_dir, largest * 1024 + (512 << 20))
+                .context("not enough room for the produce runs' logs")?;
             let s = SelfServer::start(&base_dir).await?;
             eprintln!(
                 "started kraftbridge on {} in {} ({:.3} s to answer Metadata)",
@@ -534,6 +554,42 @@ async fn run_workloads(
     log_row(report);
     if *stop.borrow() {
         return Ok(());
+    }
+
+    // 3b. Optional: a sustained run larger than the page cache, bounded by the disk.
+    if let Some(records) = plan.sustained_records {
+        let flags = produce_flags(
+            &format!("perf-suite-sustained-{pid}"),
+            bootstrap,
+            records,
+            1024,
+            -1.0,
+            THROUGHPUT_PROPS,
+        );
+        let sustained = produce(&flags, stop).await?;
+        let disk = report.ceilings.disk.map(|d| d.bytes_per_sec());
+        let rate = sustained.payload_bytes_per_sec();
+        report.rows.push(Row {
+            workload: format!(
+                "produce 1 KiB, acks=1, sustained ({} MiB)",
+                records * 1024 / (1024 * 1024)
+            ),
+            figure: format!(
+                "{:.0} records/s, {:.2} MB/s payload",
+                sustained.records_per_sec(),
+                rate / MB
+            ),
+            bound: disk.map(|d| ("disk write".to_string(), rate / d)),
+            target: format!("payload >= {TARGET_SUSTAINED_DISK_RATIO} x disk write"),
+            target_ratio: disk.map_or(0.0, |d| {
+                target_ratio(rate / d, TARGET_SUSTAINED_DISK_RATIO, true)
+            }),
+            command: Some(command_line("produce", &flags)),
+        });
+        log_row(report);
+        if *stop.borrow() {
+            return Ok(());
+        }
     }
 
     // 4. Latency at half of the 1 KiB peak, linger.ms=0.
