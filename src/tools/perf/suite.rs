@@ -418,9 +418,12 @@ async fn produce(flags: &[String], stop: &watch::Receiver<bool>) -> Result<Produ
     eprintln!("running: {}", command_line("produce", flags));
     let num_records = args_num_records(flags);
     let outcome = produce::execute(&args, stop.clone()).await?;
-    outcome
-        .check(num_records)
-        .context("the produce workload failed")?;
+    // Ctrl-C: the figures so far are reported, and the suite stops after this workload.
+    if !*stop.borrow() {
+        outcome
+            .check(num_records)
+            .context("the produce workload failed")?;
+    }
     Ok(outcome)
 }
 
@@ -486,6 +489,12 @@ async fn run_workloads(
         command: Some(command_line("produce", &flags)),
     });
     log_row(report);
+    if *stop.borrow() {
+        let servers = super::parse_bootstrap(bootstrap)?;
+        let limit = Duration::from_secs(30);
+        super::delete_topic_after_run(&servers, "perf-suite", &topic_1k, limit).await;
+        return Ok(());
+    }
 
     // 2. Read the same records back: consume must keep up with produce.
     let flags = vec![
@@ -502,11 +511,14 @@ async fn run_workloads(
     eprintln!("running: {}", command_line("consume", &flags));
     let args = consume_args(&flags)?;
     let consumed = consume::execute(&args, stop.clone()).await?;
-    report.records_verified =
-        Some(produced.acked() == plan.produce_records && consumed.records() == produced.acked());
-    consumed
-        .check(&args)
-        .context("the consume workload failed")?;
+    if !*stop.borrow() {
+        report.records_verified = Some(
+            produced.acked() == plan.produce_records && consumed.records() == produced.acked(),
+        );
+        consumed
+            .check(&args)
+            .context("the consume workload failed")?;
+    }
     let ratio = target_ratio(consumed.records_per_sec(), produced.records_per_sec(), true);
     report.rows.push(Row {
         workload: "consume the same records".into(),
