@@ -141,6 +141,84 @@ fn absent_broker_fails_fast() {
         "{}",
         stderr(&out)
     );
+    let (out, took) = perf(&["metadata", "--topics", "10", "--bootstrap-server", &addr]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no bootstrap server answered"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+fn suite_against_an_absent_broker_fails_after_its_ceilings() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let data_dir = dir.path().to_str().unwrap();
+    let (out, took) = perf(&[
+        "suite",
+        "--quick",
+        "--bootstrap-server",
+        &addr,
+        "--data-dir",
+        data_dir,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no bootstrap server answered"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    // The ceilings were measured and printed, and their scratch files are gone.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("loopback TCP ceiling"), "{stdout}");
+    assert!(stdout.contains("disk write ceiling"), "{stdout}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn metadata_and_suite_refuse_unbounded_flags() {
+    for args in [
+        &[
+            "metadata",
+            "--bootstrap-server",
+            "127.0.0.1:1",
+            "--topics",
+            "0",
+        ][..],
+        &[
+            "metadata",
+            "--bootstrap-server",
+            "127.0.0.1:1",
+            "--topics",
+            "1000001",
+        ],
+        &[
+            "metadata",
+            "--bootstrap-server",
+            "127.0.0.1:1",
+            "--concurrency",
+            "0",
+        ],
+        &["suite", "--disk-bytes", "99999999999999"],
+        &["suite", "--produce-bytes", "0"],
+    ] {
+        let (out, took) = perf(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("expected"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(took < Duration::from_secs(10), "{args:?} took {took:?}");
+    }
 }
 
 #[test]

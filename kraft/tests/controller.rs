@@ -506,6 +506,26 @@ fn colliding_names_in_one_request_are_refused() {
 }
 
 #[test]
+fn names_colliding_with_existing_topics_are_refused() {
+    let (mut h, _) = Harness::with_brokers(4, 1);
+    let r = h.create(vec![topic("x.y", 1, 1), topic("x", 1, 1)], false);
+    assert!(r.reply.topics.iter().all(|t| t.error_code == 0), "{r:?}");
+    let r = h.create(
+        vec![topic("x_y", 1, 1), topic("x_z", 1, 1), topic("x.yy", 1, 1)],
+        false,
+    );
+    assert_eq!(
+        code_and_message(&r.reply.topics[0]),
+        (
+            ErrorCode::INVALID_TOPIC_EXCEPTION,
+            "Topic 'x_y' collides with existing topic: x.y".into()
+        )
+    );
+    assert_eq!(r.reply.topics[1].error_code, 0, "{r:?}");
+    assert_eq!(r.reply.topics[2].error_code, 0, "{r:?}");
+}
+
+#[test]
 fn fenced_brokers_are_not_used_for_placement() {
     let mut h = Harness::new(5);
     let r = h.create(vec![topic("nobody", 1, 1)], false);

@@ -13,6 +13,7 @@
 
 pub mod cluster;
 pub mod configs;
+mod diff;
 pub mod features;
 pub mod producer_ids;
 pub mod quotas;
@@ -30,7 +31,9 @@ pub use security::{
     AclsImage, DelegationTokenData, DelegationTokensImage, ScramCredential, ScramImage, ScramKey,
     StandardAcl,
 };
-pub use topics::{LeaderRecoveryState, PartitionRegistration, TopicImage, TopicsImage};
+pub use topics::{
+    LeaderRecoveryState, PartitionRegistration, TopicImage, TopicsChanges, TopicsImage,
+};
 
 /// Which part of the metadata log an image reflects (Kafka's `MetadataProvenance`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -43,7 +43,7 @@ impl Broker {
         match requested {
             None => {
                 for t in image.topics.iter() {
-                    topics.push(self.describe_topic(t, include_ops));
+                    topics.push(self.describe_topic(&image, t, include_ops));
                 }
             }
             Some(list) => {
@@ -53,7 +53,7 @@ impl Broker {
                         None => image.topics.by_id(&id),
                     };
                     match found {
-                        Some(t) => topics.push(self.describe_topic(t, include_ops)),
+                        Some(t) => topics.push(self.describe_topic(&image, t, include_ops)),
                         None => {
                             let error = match &name {
                                 Some(n)
@@ -120,8 +120,14 @@ impl Broker {
         }
     }
 
-    fn describe_topic(&self, t: &metadata::TopicImage, include_ops: bool) -> MetadataResponseTopic {
-        let image = self.image();
+    /// One topic of `image` (the image the whole response is read from: one snapshot, and
+    /// no watch lock taken per topic).
+    fn describe_topic(
+        &self,
+        image: &metadata::MetadataImage,
+        t: &metadata::TopicImage,
+        include_ops: bool,
+    ) -> MetadataResponseTopic {
         let partitions = t
             .partitions
             .iter()
@@ -130,7 +136,7 @@ impl Broker {
                     .replicas
                     .iter()
                     .copied()
-                    .filter(|r| !self.is_alive(&image, *r))
+                    .filter(|r| !self.is_alive(image, *r))
                     .collect();
                 let error = if p.leader < 0 {
                     ErrorCode::LEADER_NOT_AVAILABLE

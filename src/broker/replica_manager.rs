@@ -7,6 +7,7 @@
 //! gone. With a single in-sync replica (this issue), the high watermark is the log end offset
 //! after each append.
 
+mod image_apply;
 mod producer_snapshots;
 mod topic_config;
 
@@ -205,83 +206,6 @@ impl ReplicaManager {
             .unwrap_or_else(|e| e.into_inner())
             .get(tp)
             .cloned()
-    }
-
-    /// Makes the hosted partitions match `image`. Blocking.
-    pub(crate) fn apply_image(&self, image: &MetadataImage) {
-        let now = now_ms();
-        let mut wanted: BTreeMap<TopicPartition, (Uuid, i32, PartitionConfig)> = BTreeMap::new();
-        for topic in image.topics.iter() {
-            let config = topic_config::for_topic(&self.default_config, image, &topic.name);
-            for (&index, reg) in &topic.partitions {
-                if reg.replicas.contains(&self.node_id) {
-                    wanted.insert(
-                        TopicPartition::new(topic.name.clone(), index),
-                        (topic.id, reg.leader_epoch, config.clone()),
-                    );
-                }
-            }
-        }
-        let mut partitions = self.partitions.write().unwrap_or_else(|e| e.into_inner());
-        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        // Remove partitions that are gone, or whose topic was recreated under a new id.
-        let stale: Vec<TopicPartition> = partitions
-            .iter()
-            .filter(|(tp, p)| wanted.get(*tp).is_none_or(|(id, _, _)| *id != p.topic_id))
-            .map(|(tp, _)| tp.clone())
-            .collect();
-        for tp in stale {
-            if let Some(p) = partitions.remove(&tp) {
-                match Arc::try_unwrap(p) {
-                    Ok(p) => self.delete(p.log.into_inner().unwrap_or_else(|e| e.into_inner())),
-                    Err(_) => {
-                        tracing::warn!(%tp, "partition still in use; its log is deleted on restart")
-                    }
-                }
-            }
-        }
-        for (tp, (topic_id, epoch, config)) in wanted {
-            if let Some(p) = partitions.get(&tp) {
-                p.leader_epoch.store(epoch, Ordering::Release);
-                p.log_append_time
-                    .store(config.log_append_time, Ordering::Release);
-                let mut log = p.log();
-                if *log.config() != config.log {
-                    if let Err(e) = log.set_config(config.log) {
-                        tracing::warn!(%tp, "topic config not applied: {e}");
-                    }
-                }
-                continue;
-            }
-            let log = match loaded.remove(&tp) {
-                Some(log) if log.topic_id().is_none_or(|id| id == topic_id) => Ok(log),
-                Some(old) => {
-                    // A log left from an earlier topic of the same name: Kafka deletes it.
-                    self.delete(old);
-                    self.dir
-                        .create_log(&tp, Some(topic_id), config.log.clone(), now)
-                }
-                None => self
-                    .dir
-                    .create_log(&tp, Some(topic_id), config.log.clone(), now),
-            };
-            match log {
-                Ok(mut log) => {
-                    if log.topic_id().is_none() {
-                        if let Err(e) = log.set_topic_id(topic_id) {
-                            tracing::warn!(%tp, "cannot write partition.metadata: {e}");
-                        }
-                    }
-                    if let Err(e) = log.set_config(config.log.clone()) {
-                        tracing::warn!(%tp, "topic config not applied: {e}");
-                    }
-                    let producers = PartitionProducers::load(&log, self.producer_expiry, now);
-                    let p = Partition::new(topic_id, epoch, config.log_append_time, log, producers);
-                    partitions.insert(tp, Arc::new(p));
-                }
-                Err(e) => tracing::error!(%tp, "cannot create the partition log: {e}"),
-            }
-        }
     }
 
     fn delete(&self, log: PartitionLog) {

@@ -1,6 +1,7 @@
-//! `kraftbridge perf produce | consume | ceiling`: Kafka's `kafka-producer-perf-test` and
-//! `kafka-consumer-perf-test` as real Kafka clients over TCP, plus the loopback TCP ceiling
-//! that every figure is compared with.
+//! `kraftbridge perf produce | consume | ceiling | metadata | suite`: Kafka's
+//! `kafka-producer-perf-test` and `kafka-consumer-perf-test` as real Kafka clients over TCP,
+//! the metadata path's figures, the machine's ceilings (loopback TCP, disk) that every figure
+//! is compared with, and a suite that runs them all against issue 14's targets.
 //!
 //! The clients speak the wire protocol through our own codec (`protocol::header`,
 //! `protocol::messages`, `protocol::records`), negotiate versions from the broker's
@@ -10,16 +11,21 @@
 //! `docs/performance.md` for the method and the figures.
 //!
 //! Layout: [`client`] (one connection: connect, ApiVersions, frames), [`admin`] (Metadata,
-//! CreateTopics, ListOffsets, DeleteTopics), [`produce`], [`consume`], [`ceiling`], and
-//! [`report`] (histogram, Kafka's summary lines, JSON).
+//! CreateTopics, ListOffsets, DeleteTopics), [`produce`], [`consume`], [`ceiling`],
+//! [`metadata`] (topic creation, commit latency, Metadata with many topics), [`disk`] (disk
+//! write and fsync ceilings), [`suite`] (everything against the targets), and [`report`]
+//! (histogram, Kafka's summary lines, JSON).
 
 mod admin;
 mod ceiling;
 mod client;
 mod consume;
+mod disk;
 mod group;
+mod metadata;
 mod produce;
 mod report;
+mod suite;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -51,6 +57,11 @@ enum PerfCommand {
     Ceiling(ceiling::CeilingArgs),
     /// Group coordinator figures: offset commits, a many-member join, offsets load time.
     Group(group::GroupArgs),
+    /// Time topic creation, metadata commits and Metadata responses with many topics.
+    Metadata(metadata::MetadataArgs),
+    /// Measure the machine's ceilings, then run issue 14's workloads and compare each result
+    /// with its ceiling and target.
+    Suite(suite::SuiteArgs),
 }
 
 /// Runs `kraftbridge perf …`. Errors (bad flags, unreachable broker, failed records, Ctrl-C)
@@ -64,6 +75,8 @@ pub(crate) fn run(args: PerfArgs) -> Result<()> {
         }
         PerfCommand::Consume(args) => runtime(2)?.block_on(consume::run(args)),
         PerfCommand::Group(args) => group::run(args),
+        PerfCommand::Metadata(args) => runtime(2)?.block_on(metadata::run(args)),
+        PerfCommand::Suite(args) => runtime(2)?.block_on(suite::run(args)),
     }
 }
 

@@ -1,10 +1,12 @@
-"""`kraftbridge perf produce` and `perf consume` against a real server: the CI smoke of the
-performance tools (issue "Performance of the single-node broker", part 3), and their answers
-to bad input. The figures themselves are not judged here (CI machines vary); docs/performance.md
+"""`kraftbridge perf produce`, `perf consume`, `perf metadata` and `perf suite --quick` against
+real servers: the CI smoke of the performance tools (issue "Performance of the single-node
+broker", part 3), and their answers to bad input. The figures themselves are not judged here (CI machines vary); docs/performance.md
 holds measured ones. What is judged: the JSON is well formed, every produced record is
 acknowledged and read back with no offset gap, the topic is cleaned up, and bad input ends
 with a clear message and a non-zero exit instead of a hang."""
 import json
+import signal
+import subprocess
 import time
 
 import kb
@@ -169,3 +171,103 @@ def test_perf_group_smoke(kb_server, kb_bin):
     assert ld["tool"] == "group-load" and ld["records_replayed"] == 2000, ld
     assert ld["offsets_loaded"] == 300 and ld["groups_loaded"] == 100, ld
     assert ld["load_ms"] >= ld["replay_ms"] >= 0 and ld["log_bytes"] > 0, ld
+
+
+METADATA_TOPICS = 200
+
+
+def test_perf_metadata(kb_server, kb_bin):
+    """Topic creation in batches, Metadata with those topics, one-at-a-time commits, and the
+    deletion of every topic the run created."""
+    prefix = "perf-md-smoke-"
+    r = perf(kb_bin, "metadata", "--bootstrap-server", kb_server.bootstrap,
+             "--topics", METADATA_TOPICS, "--topics-per-request", 50, "--concurrency", 2,
+             "--commit-samples", 10, "--metadata-samples", 3, "--topic-prefix", prefix,
+             "--json")
+    m = one_json_object(r, "perf metadata")
+    assert m["tool"] == "metadata" and m["topics_requested"] == METADATA_TOPICS, m
+    c = m["create"]
+    assert c["topics_created"] == METADATA_TOPICS and c["already_existed"] == 0, c
+    assert c["requests"] == METADATA_TOPICS // 50 and c["topics_per_sec"] > 0, c
+    assert m["metadata_all_topics_listed"] >= METADATA_TOPICS, m
+    for key, samples in (("metadata_all_topics", 3), ("metadata_one_topic", 3),
+                         ("commit", 10), ("create_one_topic", 10)):
+        t = m[key]
+        lat = t["latency_ms"]
+        assert t["samples"] == samples, (key, t)
+        assert 0 < lat["p50"] <= lat["p99"] <= lat["max"], (key, t)
+    d = m["delete"]
+    # The bulk topics, the 10 single-topic creations and the commit phase's own topic.
+    assert d["topics_deleted"] == METADATA_TOPICS + 10 + 1, d
+    assert not m["interrupted"] and m["error"] is None and m["cleanup_error"] is None, m
+    kb.wait_for(lambda: not [t for t in kb.list_topic_partitions(kb_server.bootstrap)
+                             if t.startswith(prefix)], 30,
+                "perf metadata to delete every topic it created")
+
+    # Text mode reads as a table with one line per phase.
+    r = perf(kb_bin, "metadata", "--bootstrap-server", kb_server.bootstrap, "--topics", 20,
+             "--commit-samples", 2, "--metadata-samples", 1)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("topic creation: 20 topics"), lines
+    assert any(line.startswith("metadata commit (IncrementalAlterConfigs") for line in lines), lines
+    assert lines[-1].startswith("topic deletion: 23 topics"), lines
+
+
+def test_perf_metadata_ctrl_c_prints_figures_and_cleans_up(kb_server, kb_bin):
+    """Ctrl-C during topic creation: the figures so far are printed, every topic created so
+    far is deleted, and the exit status is non-zero."""
+    prefix = "perf-md-int-"
+    p = subprocess.Popen(
+        [str(kb_bin), "perf", "metadata", "--bootstrap-server", kb_server.bootstrap,
+         "--topics", "50000", "--topics-per-request", "5", "--concurrency", "1",
+         "--topic-prefix", prefix, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The progress line comes once a second while topics are being created.
+        line = kb.wait_for(lambda: p.stderr.readline(), 30, "a progress line on stderr")
+        assert "topics created" in line, line
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode != 0 and "interrupted" in err, err
+    m = json.loads(out)
+    assert m["interrupted"] is True, m
+    created = m["create"]["topics_created"]
+    assert 0 < created < 50000, m
+    # The bulk topics created so far and the commit phase's own topic.
+    assert m["delete"]["topics_deleted"] == created + 1 and m["cleanup_error"] is None, m
+    kb.wait_for(lambda: not [t for t in kb.list_topic_partitions(kb_server.bootstrap)
+                             if t.startswith(prefix)], 30,
+                "the interrupted run's topics to be deleted")
+
+
+def test_perf_suite_quick(kb_bin, tmp_path):
+    """The whole suite with tiny caps against a server it starts itself: well-formed JSON,
+    every ceiling measured, every workload reported against its target, every produced
+    record acknowledged and read back, and nothing left in its data directory."""
+    start = time.monotonic()
+    r = perf(kb_bin, "suite", "--quick", "--data-dir", tmp_path, "--json", timeout=120)
+    took = time.monotonic() - start
+    s = one_json_object(r, "perf suite --quick")
+    assert took < 60, "perf suite --quick took %.1f s" % took
+    assert s["tool"] == "suite" and s["quick"] is True and s["self_started_server"] is True, s
+    c = s["ceilings"]
+    assert c["loopback_tcp"]["bytes_per_sec"] > 0 and c["disk_write"]["bytes_per_sec"] > 0, c
+    assert c["fsync"]["samples"] > 0 and c["fsync"]["latency_ms"]["p50"] > 0, c
+    workloads = [x["workload"] for x in s["results"]]
+    for expected in ("produce 1 KiB", "consume the same records", "produce 100 B",
+                     "produce latency at half peak", "create 200 topics", "metadata commit",
+                     "start-up with 50 partitions", "idle broker RSS"):
+        assert any(w.startswith(expected) for w in workloads), (expected, workloads)
+    for x in s["results"]:
+        assert x["ratio_to_target"] is None or x["ratio_to_target"] >= 0, x
+        assert isinstance(x["pass"], bool) and x["target"], x
+    assert s["targets"] == len(s["results"]) and 0 <= s["targets_met"] <= s["targets"], s
+    assert s["records_acked_and_read_back"] is True, s
+    assert s["errors"] == [] and s["interrupted"] is False, s
+    assert list(tmp_path.iterdir()) == [], "the suite left files behind: %s" \
+        % list(tmp_path.iterdir())

@@ -64,6 +64,19 @@ fn collision_key(name: &str) -> Option<String> {
     (name.contains('.') || name.contains('_')).then(|| name.replace('.', "_"))
 }
 
+/// An existing topic whose name collides with `name` (the same [`collision_key`]). Such
+/// names share `name`'s prefix up to its first `.` or `_`, so only that range of the name
+/// index is read (Kafka keeps a map of them, `topicsWithCollisionChars`).
+fn existing_collision(image: &MetadataImage, name: &str, key: &str) -> Option<String> {
+    let prefix = &name[..name.find(['.', '_'])?];
+    image
+        .topics
+        .names_starting_with(prefix)
+        .filter(|n| collision_key(n).as_deref() == Some(key))
+        .last()
+        .map(str::to_string)
+}
+
 fn error_result(name: &str, e: ApiError) -> CreatableTopicResult {
     CreatableTopicResult {
         name: name.to_string(),
@@ -93,12 +106,10 @@ pub fn create_topics(
         }
     }
 
-    // Existing names with collision characters, plus those created by this request.
-    let mut colliding: BTreeMap<String, String> = image
-        .topics
-        .iter_by_name()
-        .filter_map(|t| collision_key(&t.name).map(|k| (k, t.name.clone())))
-        .collect();
+    // Names with collision characters created by this request; existing ones are looked up
+    // per name in the image (`existing_collision`), not collected from every topic on every
+    // request.
+    let mut colliding: BTreeMap<String, String> = BTreeMap::new();
     let mut used_ids = BTreeSet::new();
     let mut records = Vec::new();
     let mut results = Vec::new();
@@ -177,7 +188,9 @@ fn create_one<I: IdSource>(
     let mut name_error = validate_topic_name(name)
         .err()
         .map(|m| ApiError::new(ErrorCode::INVALID_TOPIC_EXCEPTION, m));
-    if let Some(other) = collision_key(name).and_then(|k| colliding.get(&k)) {
+    let other = collision_key(name)
+        .and_then(|k| existing_collision(image, name, &k).or_else(|| colliding.get(&k).cloned()));
+    if let Some(other) = other {
         name_error = Some(ApiError::new(
             ErrorCode::INVALID_TOPIC_EXCEPTION,
             format!("Topic '{name}' collides with existing topic: {other}"),

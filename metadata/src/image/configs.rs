@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use protocol::messages::{ConfigRecord, MetadataRecordBody};
 
+use crate::image::diff::{self, Change};
 use crate::record::MetadataRecord;
 
 /// What a config belongs to (Kafka's `ConfigResource`).
@@ -70,6 +71,24 @@ impl ConfigsImage {
     /// A topic's dynamic overrides.
     pub fn topic(&self, name: &str) -> Option<&BTreeMap<String, String>> {
         self.get(&ConfigResource::topic(name))
+    }
+
+    /// The resources whose configs differ from `older` (added, changed or removed), in
+    /// order; nothing to compare when both share one map.
+    pub fn changes_since(&self, older: &ConfigsImage) -> Vec<ConfigResource> {
+        let mut out = Vec::new();
+        if Arc::ptr_eq(&self.resources, &older.resources) {
+            return out;
+        }
+        diff::changes(
+            &older.resources,
+            &self.resources,
+            PartialEq::eq,
+            |c| match c {
+                Change::Upserted(r, _) | Change::Removed(r, _) => out.push(r.clone()),
+            },
+        );
+        out
     }
 
     pub(crate) fn replay(&mut self, r: &ConfigRecord) {

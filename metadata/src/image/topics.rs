@@ -18,6 +18,7 @@ use protocol::Uuid;
 
 use crate::directory_id;
 use crate::error::ReplayError;
+use crate::image::diff::{self, Change};
 use crate::record::MetadataRecord;
 
 /// `Leader` of a partition without one.
@@ -268,6 +269,15 @@ pub struct TopicImage {
     pub partitions: BTreeMap<i32, PartitionRegistration>,
 }
 
+/// The topics that differ between two images ([`TopicsImage::changes_since`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TopicsChanges {
+    /// Topics new in the newer image or changed in it, by id.
+    pub upserted: Vec<Uuid>,
+    /// Topics of the older image that the newer one lacks: id and name.
+    pub removed: Vec<(Uuid, String)>,
+}
+
 /// All topics, by id with an index by name.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicsImage {
@@ -306,9 +316,36 @@ impl TopicsImage {
         self.by_id.values().map(|t| &**t)
     }
 
+    /// Names that start with `prefix`, in order: a range of the name index, not a scan.
+    pub fn names_starting_with<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> {
+        self.by_name
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(n, _)| n.as_str())
+            .take_while(move |n| n.starts_with(prefix))
+    }
+
     /// Topics in name order.
     pub fn iter_by_name(&self) -> impl Iterator<Item = &TopicImage> {
         self.by_name.values().filter_map(|id| self.by_id(id))
+    }
+
+    /// The topics that differ from `older`. A delta copies a topic on its first change and
+    /// shares every other one with its base image, so topics are compared by allocation, not
+    /// by content: one pointer comparison per topic, none when the whole family is shared. A
+    /// topic copied but left equal is reported as changed; callers re-apply it, harmlessly.
+    pub fn changes_since(&self, older: &TopicsImage) -> TopicsChanges {
+        let mut out = TopicsChanges::default();
+        if Arc::ptr_eq(&self.by_id, &older.by_id) {
+            return out;
+        }
+        diff::changes(&older.by_id, &self.by_id, Arc::ptr_eq, |c| match c {
+            Change::Upserted(id, _) => out.upserted.push(*id),
+            Change::Removed(id, t) => out.removed.push((*id, t.name.clone())),
+        });
+        out
     }
 
     pub(crate) fn replay_topic(&mut self, r: &TopicRecord) -> Result<(), ReplayError> {
@@ -437,6 +474,42 @@ mod tests {
             partition_epoch: 0,
             ..Default::default()
         }
+    }
+
+    fn topic_record(name: &str, id: u8) -> TopicRecord {
+        TopicRecord {
+            name: name.into(),
+            topic_id: Uuid([id; 16]),
+        }
+    }
+
+    #[test]
+    fn changes_since_finds_what_a_delta_touched() {
+        let mut base = TopicsImage::default();
+        base.replay_topic(&topic_record("a", 1)).unwrap();
+        base.replay_topic(&topic_record("b", 2)).unwrap();
+        base.replay_topic(&topic_record("c", 3)).unwrap();
+        assert_eq!(base.changes_since(&base.clone()), TopicsChanges::default());
+
+        // As a delta does: start from a shared copy, change one topic, add and remove one.
+        let mut next = base.clone();
+        next.replay_partition(&PartitionRecord {
+            topic_id: Uuid([2; 16]),
+            ..partition_record()
+        })
+        .unwrap();
+        next.replay_topic(&topic_record("d", 4)).unwrap();
+        next.replay_remove_topic(&RemoveTopicRecord {
+            topic_id: Uuid([3; 16]),
+        })
+        .unwrap();
+        let changes = next.changes_since(&base);
+        assert_eq!(changes.upserted, vec![Uuid([2; 16]), Uuid([4; 16])]);
+        assert_eq!(changes.removed, vec![(Uuid([3; 16]), "c".to_string())]);
+        // And the other way round.
+        let back = base.changes_since(&next);
+        assert_eq!(back.upserted, vec![Uuid([2; 16]), Uuid([3; 16])]);
+        assert_eq!(back.removed, vec![(Uuid([4; 16]), "d".to_string())]);
     }
 
     #[test]

@@ -11,11 +11,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use protocol::messages::create_topics_request::CreatableTopic;
 use protocol::messages::delete_topics_request::DeleteTopicState;
+use protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
 use protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use protocol::messages::metadata_request::MetadataRequestTopic;
 use protocol::messages::{
     ApiKey, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
-    ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, ListOffsetsRequest,
+    ListOffsetsResponse, MetadataRequest, MetadataResponse,
 };
 use protocol::{ErrorCode, Uuid};
 
@@ -27,6 +31,11 @@ const TOPIC_READY_TIMEOUT: Duration = Duration::from_secs(30);
 const TOPIC_READY_POLL: Duration = Duration::from_millis(100);
 /// CreateTopics/DeleteTopics `timeoutMs`.
 const ADMIN_OPERATION_TIMEOUT_MS: i32 = 30_000;
+
+/// DescribeConfigs/IncrementalAlterConfigs resource type of a topic (Kafka `ConfigResource.Type`).
+const RESOURCE_TYPE_TOPIC: i8 = 2;
+/// IncrementalAlterConfigs operation SET (Kafka `AlterConfigOp.OpType`).
+const CONFIG_OPERATION_SET: i8 = 0;
 
 /// ListOffsets timestamp for the log start offset (Kafka `ListOffsetsRequest.EARLIEST_TIMESTAMP`).
 pub(super) const EARLIEST_TIMESTAMP: i64 = -2;
@@ -143,6 +152,30 @@ pub(super) async fn create_topic(
     replication_factor: i16,
     limit: Duration,
 ) -> Result<Created> {
+    let names = [topic.to_string()];
+    let mut results = create_topics(conn, &names, partitions, replication_factor, limit).await?;
+    match results.pop() {
+        Some(Ok(created)) => Ok(created),
+        Some(Err(message)) => {
+            bail!("creating topic '{topic}' with {partitions} partitions: {message}")
+        }
+        None => bail!(
+            "CreateTopics response from {} does not mention '{topic}'",
+            conn.addr
+        ),
+    }
+}
+
+/// CreateTopics for `topics` in one request, all with `partitions` partitions: one answer
+/// per topic, in `topics` order (`Err` holds Kafka's error name and message). A response that
+/// leaves a topic out is an error for the whole request.
+pub(super) async fn create_topics(
+    conn: &mut Connection,
+    topics: &[String],
+    partitions: i32,
+    replication_factor: i16,
+    limit: Duration,
+) -> Result<Vec<Result<Created, String>>> {
     let version = conn.versions.pick(ApiKey::CreateTopics, (2, 7))?;
     let replication_factor = if replication_factor < 0 && version < 4 {
         1
@@ -150,32 +183,44 @@ pub(super) async fn create_topic(
         replication_factor
     };
     let request = CreateTopicsRequest {
-        topics: vec![CreatableTopic {
-            name: topic.to_string(),
-            num_partitions: partitions,
-            replication_factor,
-            ..Default::default()
-        }],
+        topics: topics
+            .iter()
+            .map(|name| CreatableTopic {
+                name: name.clone(),
+                num_partitions: partitions,
+                replication_factor,
+                ..Default::default()
+            })
+            .collect(),
         timeout_ms: ADMIN_OPERATION_TIMEOUT_MS,
         validate_only: false,
     };
     let response: CreateTopicsResponse = conn
         .request(ApiKey::CreateTopics, version, &request, limit)
         .await?;
-    let Some(result) = response.topics.iter().find(|t| t.name == topic) else {
-        bail!(
-            "CreateTopics response from {} does not mention '{topic}'",
-            conn.addr
-        )
-    };
-    match ErrorCode(result.error_code) {
-        ErrorCode::NONE => Ok(Created::Now),
-        ErrorCode::TOPIC_ALREADY_EXISTS => Ok(Created::AlreadyExisted),
-        _ => bail!(
-            "creating topic '{topic}' with {partitions} partitions: {}",
-            describe_error(result.error_code, result.error_message.as_deref())
-        ),
+    let by_name: BTreeMap<&str, _> = response
+        .topics
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let mut results = Vec::with_capacity(topics.len());
+    for name in topics {
+        let Some(result) = by_name.get(name.as_str()) else {
+            bail!(
+                "CreateTopics response from {} does not mention '{name}'",
+                conn.addr
+            )
+        };
+        results.push(match ErrorCode(result.error_code) {
+            ErrorCode::NONE => Ok(Created::Now),
+            ErrorCode::TOPIC_ALREADY_EXISTS => Ok(Created::AlreadyExisted),
+            _ => Err(describe_error(
+                result.error_code,
+                result.error_message.as_deref(),
+            )),
+        });
     }
+    Ok(results)
 }
 
 /// Polls Metadata until every partition of `topic` has a leader (and, when `partitions` is
@@ -216,18 +261,30 @@ pub(super) async fn delete_topic(
     topic: &str,
     limit: Duration,
 ) -> Result<()> {
+    delete_topics(conn, &[topic.to_string()], limit).await
+}
+
+/// DeleteTopics for `topics` in one request, by name; the first failure is the error.
+pub(super) async fn delete_topics(
+    conn: &mut Connection,
+    topics: &[String],
+    limit: Duration,
+) -> Result<()> {
     let version = conn.versions.pick(ApiKey::DeleteTopics, (1, 6))?;
     let mut request = DeleteTopicsRequest {
         timeout_ms: ADMIN_OPERATION_TIMEOUT_MS,
         ..Default::default()
     };
     if version >= 6 {
-        request.topics = vec![DeleteTopicState {
-            name: Some(topic.to_string()),
-            topic_id: Uuid::ZERO,
-        }];
+        request.topics = topics
+            .iter()
+            .map(|name| DeleteTopicState {
+                name: Some(name.clone()),
+                topic_id: Uuid::ZERO,
+            })
+            .collect();
     } else {
-        request.topic_names = vec![topic.to_string()];
+        request.topic_names = topics.to_vec();
     }
     let response: DeleteTopicsResponse = conn
         .request(ApiKey::DeleteTopics, version, &request, limit)
@@ -235,12 +292,86 @@ pub(super) async fn delete_topic(
     for r in &response.responses {
         if r.error_code != 0 {
             bail!(
-                "deleting topic '{topic}': {}",
+                "deleting topic '{}': {}",
+                r.name.as_deref().unwrap_or("?"),
                 describe_error(r.error_code, r.error_message.as_deref())
             );
         }
     }
     Ok(())
+}
+
+/// IncrementalAlterConfigs SET of one config of one topic: the cheapest controller write
+/// (one ConfigRecord, committed and fsynced before the answer).
+pub(super) async fn set_topic_config(
+    conn: &mut Connection,
+    topic: &str,
+    name: &str,
+    value: &str,
+    limit: Duration,
+) -> Result<()> {
+    let version = conn
+        .versions
+        .pick(ApiKey::IncrementalAlterConfigs, (0, 1))?;
+    let request = IncrementalAlterConfigsRequest {
+        resources: vec![AlterConfigsResource {
+            resource_type: RESOURCE_TYPE_TOPIC,
+            resource_name: topic.to_string(),
+            configs: vec![AlterableConfig {
+                name: name.to_string(),
+                config_operation: CONFIG_OPERATION_SET,
+                value: Some(value.to_string()),
+            }],
+        }],
+        validate_only: false,
+    };
+    let response: IncrementalAlterConfigsResponse = conn
+        .request(ApiKey::IncrementalAlterConfigs, version, &request, limit)
+        .await?;
+    for r in &response.responses {
+        if r.error_code != 0 {
+            bail!(
+                "setting {name}={value} on topic '{topic}': {}",
+                describe_error(r.error_code, r.error_message.as_deref())
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Metadata for `topics` (`None`: every topic) without auto-creation; returns the number of
+/// topics listed. Used to time the Metadata path itself.
+pub(super) async fn metadata_topic_count(
+    conn: &mut Connection,
+    topics: Option<&[String]>,
+    limit: Duration,
+) -> Result<usize> {
+    let version = conn.versions.pick(ApiKey::Metadata, (1, 12))?;
+    let request = MetadataRequest {
+        topics: topics.map(|names| {
+            names
+                .iter()
+                .map(|n| MetadataRequestTopic {
+                    topic_id: Uuid::ZERO,
+                    name: Some(n.clone()),
+                })
+                .collect()
+        }),
+        allow_auto_topic_creation: false,
+        ..Default::default()
+    };
+    let response: MetadataResponse = conn
+        .request(ApiKey::Metadata, version, &request, limit)
+        .await?;
+    if let Some(t) = response.topics.iter().find(|t| t.error_code != 0) {
+        bail!(
+            "Metadata from {} for topic '{}': {}",
+            conn.addr,
+            t.name.as_deref().unwrap_or("?"),
+            ErrorCode(t.error_code)
+        );
+    }
+    Ok(response.topics.len())
 }
 
 /// ListOffsets (earliest or latest) for `partitions` of `topic`, sent to their leader.

@@ -690,6 +690,84 @@ fn wall_clock_ms() -> i64 {
 
 /// `kraftbridge perf consume`.
 pub(super) async fn run(args: ConsumeArgs) -> Result<()> {
+    let outcome = execute(&args, super::stop_on_ctrl_c()).await?;
+    print_report(
+        &args,
+        &outcome.settings,
+        &outcome.report,
+        &outcome.stats,
+        args.delete_topic && outcome.cleanup_error.is_none(),
+    );
+    outcome.check(&args)
+}
+
+/// A finished (or stopped) consume run: everything its report needs.
+#[derive(Debug)]
+pub(super) struct ConsumeOutcome {
+    settings: ConsumerSettings,
+    report: RunReport,
+    stats: LaneStats,
+    cleanup_error: Option<String>,
+}
+
+impl ConsumeOutcome {
+    pub(super) fn records(&self) -> u64 {
+        self.stats.records
+    }
+
+    pub(super) fn records_per_sec(&self) -> f64 {
+        report::per_sec(self.stats.records as f64, self.report.elapsed)
+    }
+
+    pub(super) fn payload_bytes_per_sec(&self) -> f64 {
+        report::per_sec(self.stats.payload_bytes as f64, self.report.elapsed)
+    }
+
+    /// The run's failure, if any: a fatal error, missing offsets, Ctrl-C, fewer records than
+    /// asked for, or a topic left behind.
+    pub(super) fn check(&self, args: &ConsumeArgs) -> Result<()> {
+        let (stats, report) = (&self.stats, &self.report);
+        if let Some(fatal) = &stats.fatal {
+            bail!("the run stopped early: {fatal}");
+        }
+        if stats.gaps > 0 {
+            bail!(
+                "{} offsets missing; first: {}",
+                stats.gaps,
+                stats.first_gap.as_deref().unwrap_or("?")
+            );
+        }
+        if report.interrupted {
+            bail!(
+                "interrupted after {} of {} records",
+                stats.records,
+                args.messages
+            );
+        }
+        if stats.records < args.messages {
+            bail!(
+                "exiting before consuming the expected number of messages: {} of {} read, then \
+                 nothing new for {} ms (--timeout); the topic held {} records from the start \
+                 offsets when the run began",
+                stats.records,
+                args.messages,
+                args.timeout,
+                report.available
+            );
+        }
+        if let Some(e) = &self.cleanup_error {
+            bail!("{e}");
+        }
+        Ok(())
+    }
+}
+
+/// Runs `perf consume` without printing its report: bad flags and set-up failures are
+/// `Err`; what happened during the run is in the outcome (see [`ConsumeOutcome::check`]).
+pub(super) async fn execute(
+    args: &ConsumeArgs,
+    stop: watch::Receiver<bool>,
+) -> Result<ConsumeOutcome> {
     let mut props = Vec::new();
     if let Some(path) = &args.consumer_config {
         props.extend(super::read_properties(path)?);
@@ -737,7 +815,6 @@ pub(super) async fn run(args: ConsumeArgs) -> Result<()> {
         bail!("--reporting-interval must be at least 1 ms");
     }
 
-    let stop = super::stop_on_ctrl_c();
     let request_timeout = settings.request_timeout;
     let mut admin_conn =
         super::connect_bootstrap(&settings.bootstrap, &settings.client_id, request_timeout).await?;
@@ -760,7 +837,7 @@ pub(super) async fn run(args: ConsumeArgs) -> Result<()> {
     .await?;
     drop(admin_conn);
 
-    let outcome = consume_from(&args, settings.clone(), &layout, stop).await;
+    let outcome = consume_from(args, settings.clone(), &layout, stop).await;
 
     let mut cleanup_error = None;
     if args.delete_topic {
@@ -773,46 +850,12 @@ pub(super) async fn run(args: ConsumeArgs) -> Result<()> {
         .await;
     }
     let (report, stats) = outcome?;
-    print_report(
-        &args,
-        &settings,
-        &report,
-        &stats,
-        args.delete_topic && cleanup_error.is_none(),
-    );
-
-    if let Some(fatal) = &stats.fatal {
-        bail!("the run stopped early: {fatal}");
-    }
-    if stats.gaps > 0 {
-        bail!(
-            "{} offsets missing; first: {}",
-            stats.gaps,
-            stats.first_gap.as_deref().unwrap_or("?")
-        );
-    }
-    if report.interrupted {
-        bail!(
-            "interrupted after {} of {} records",
-            stats.records,
-            args.messages
-        );
-    }
-    if stats.records < args.messages {
-        bail!(
-            "exiting before consuming the expected number of messages: {} of {} read, then \
-             nothing new for {} ms (--timeout); the topic held {} records from the start \
-             offsets when the run began",
-            stats.records,
-            args.messages,
-            args.timeout,
-            report.available
-        );
-    }
-    if let Some(e) = cleanup_error {
-        bail!(e);
-    }
-    Ok(())
+    Ok(ConsumeOutcome {
+        settings,
+        report,
+        stats,
+        cleanup_error,
+    })
 }
 
 /// Timing and context of a finished run.

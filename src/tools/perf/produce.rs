@@ -1000,6 +1000,76 @@ fn is_retriable(code: ErrorCode) -> bool {
 
 /// `kraftbridge perf produce`.
 pub(super) async fn run(args: ProduceArgs) -> Result<()> {
+    let outcome = execute(&args, super::stop_on_ctrl_c()).await?;
+    print_report(&args, &outcome);
+    outcome.check(args.num_records)
+}
+
+/// A finished (or stopped) produce run: everything its report needs.
+#[derive(Debug)]
+pub(super) struct ProduceOutcome {
+    settings: ProducerSettings,
+    partitions: usize,
+    report: RunReport,
+    stats: LaneStats,
+    topic_deleted: bool,
+    cleanup_error: Option<String>,
+}
+
+impl ProduceOutcome {
+    /// Records acknowledged per second.
+    pub(super) fn records_per_sec(&self) -> f64 {
+        report::per_sec(self.stats.acked as f64, self.report.elapsed)
+    }
+
+    /// Request bytes per second on the wire (what the loopback ceiling bounds).
+    pub(super) fn wire_bytes_per_sec(&self) -> f64 {
+        report::per_sec(self.stats.wire_bytes as f64, self.report.elapsed)
+    }
+
+    /// Payload bytes acknowledged per second.
+    pub(super) fn payload_bytes_per_sec(&self) -> f64 {
+        report::per_sec(self.stats.acked_payload_bytes as f64, self.report.elapsed)
+    }
+
+    pub(super) fn acked(&self) -> u64 {
+        self.stats.acked
+    }
+
+    pub(super) fn latency(&self) -> LatencySummary {
+        self.stats.latency.summary_ms()
+    }
+
+    /// The run's failure, if any: a fatal error, Ctrl-C, failed records or a topic left
+    /// behind.
+    pub(super) fn check(&self, num_records: u64) -> Result<()> {
+        let stats = &self.stats;
+        if let Some(fatal) = &stats.fatal {
+            bail!("the run stopped early: {fatal}");
+        }
+        if self.report.interrupted {
+            bail!("interrupted after {} of {num_records} records", stats.acked);
+        }
+        if stats.failed > 0 {
+            bail!(
+                "{} records failed; first error: {}",
+                stats.failed,
+                stats.first_error.as_deref().unwrap_or("?")
+            );
+        }
+        if let Some(e) = &self.cleanup_error {
+            bail!("{e}");
+        }
+        Ok(())
+    }
+}
+
+/// Runs `perf produce` without printing its report: bad flags and set-up failures are
+/// `Err`; what happened during the run is in the outcome (see [`ProduceOutcome::check`]).
+pub(super) async fn execute(
+    args: &ProduceArgs,
+    stop: watch::Receiver<bool>,
+) -> Result<ProduceOutcome> {
     // Settings first: a bad flag fails before anything touches the network.
     if args.transactional_id.is_some() || args.transaction_duration_ms.is_some() {
         bail!("--transactional-id/--transaction-duration-ms {NOT_SUPPORTED_IDEMPOTENCE}");
@@ -1059,7 +1129,6 @@ pub(super) async fn run(args: ProduceArgs) -> Result<()> {
         );
     }
 
-    let stop = super::stop_on_ctrl_c();
     let request_timeout = settings.request_timeout;
     let mut admin_conn =
         super::connect_bootstrap(&settings.bootstrap, &settings.client_id, request_timeout).await?;
@@ -1107,7 +1176,7 @@ pub(super) async fn run(args: ProduceArgs) -> Result<()> {
     drop(admin_conn);
     let we_created = created == Some(Created::Now);
 
-    let outcome = produce_to(&args, settings.clone(), payloads, &layout, stop).await;
+    let outcome = produce_to(args, settings.clone(), payloads, &layout, stop).await;
 
     // Clean up even when the run failed: a benchmark leaves no topics behind.
     let mut cleanup_error = None;
@@ -1121,37 +1190,14 @@ pub(super) async fn run(args: ProduceArgs) -> Result<()> {
         .await;
     }
     let (report, stats) = outcome?;
-    let deleted = we_created && !args.keep_topic && cleanup_error.is_none();
-    print_report(
-        &args,
-        &settings,
-        layout.leaders.len(),
-        &report,
-        &stats,
-        deleted,
-    );
-
-    if let Some(fatal) = &stats.fatal {
-        bail!("the run stopped early: {fatal}");
-    }
-    if report.interrupted {
-        bail!(
-            "interrupted after {} of {} records",
-            stats.acked,
-            args.num_records
-        );
-    }
-    if stats.failed > 0 {
-        bail!(
-            "{} records failed; first error: {}",
-            stats.failed,
-            stats.first_error.as_deref().unwrap_or("?")
-        );
-    }
-    if let Some(e) = cleanup_error {
-        bail!(e);
-    }
-    Ok(())
+    Ok(ProduceOutcome {
+        settings,
+        partitions: layout.leaders.len(),
+        report,
+        stats,
+        topic_deleted: we_created && !args.keep_topic && cleanup_error.is_none(),
+        cleanup_error,
+    })
 }
 
 /// Timing and context of a finished run.
@@ -1246,14 +1292,16 @@ async fn produce_to(
     ))
 }
 
-fn print_report(
-    args: &ProduceArgs,
-    settings: &ProducerSettings,
-    partitions: usize,
-    report: &RunReport,
-    stats: &LaneStats,
-    topic_deleted: bool,
-) {
+fn print_report(args: &ProduceArgs, outcome: &ProduceOutcome) {
+    let ProduceOutcome {
+        settings,
+        partitions,
+        report,
+        stats,
+        topic_deleted,
+        ..
+    } = outcome;
+    let (partitions, topic_deleted) = (*partitions, *topic_deleted);
     let latency: LatencySummary = stats.latency.summary_ms();
     let wire_rate = report::per_sec(stats.wire_bytes as f64, report.elapsed);
     let ratio = report.ceiling.map(|c| c.ratio(wire_rate));
