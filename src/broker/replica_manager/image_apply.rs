@@ -211,7 +211,13 @@ impl ReplicaManager {
             tracing::warn!(%tp, "topic config not applied: {e}");
         }
         let producers = PartitionProducers::load(&log, self.producer_expiry, now);
-        Some(Partition::new(topic_id, epoch, config.log_append_time, log, producers))
+        Some(Partition::new(
+            topic_id,
+            epoch,
+            config.log_append_time,
+            log,
+            producers,
+        ))
     }
 }
 
