@@ -26,6 +26,7 @@ use crate::leader_epoch::LeaderEpochCache;
 use crate::log::{FirstBatch, LoadOptions, LogConfig, PartitionLog, Shutdown};
 use crate::meta_properties::{java_properties, MetaProperties};
 use crate::partition_metadata;
+use crate::producer_snapshot::{self, SnapshotFiles, SNAPSHOT_ENTRY_BYTES, SNAPSHOT_HEADER_BYTES};
 use crate::segment::{
     segment_file_name, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX,
 };
@@ -241,6 +242,54 @@ pub fn clean_shutdown(data: &[u8]) {
             Some(epoch),
             "clean shutdown marker round trip through {text:?}"
         );
+    }
+}
+
+/// Target `producer_snapshot`: `data` as a partition's producer-state snapshot
+/// (`<offset>.snapshot`, spec §4), decoded as bytes and loaded as the only snapshot file of a
+/// partition directory; then the same again with the CRC recomputed, so that mutations get
+/// past the CRC check into the count and entry layout checks.
+///
+/// Invariants: decoded entries re-encode to bytes that decode to the same entries, and to
+/// the input itself when it holds no bytes after the last entry; loading the file returns
+/// exactly what decoding returned, or (when decoding failed) no snapshot, the corrupt file
+/// deleted, as Kafka's `loadFromSnapshot` does.
+pub fn producer_snapshot(scratch: &Path, data: &[u8]) {
+    snapshot_decode_and_load(scratch, data);
+    if data.len() >= SNAPSHOT_HEADER_BYTES {
+        let mut fixed = data.to_vec();
+        let crc = crc32c::crc32c(&fixed[6..]);
+        fixed[2..6].copy_from_slice(&crc.to_be_bytes());
+        if fixed != data {
+            snapshot_decode_and_load(scratch, &fixed);
+        }
+    }
+}
+
+fn snapshot_decode_and_load(scratch: &Path, data: &[u8]) {
+    let decoded = producer_snapshot::decode(Path::new("fuzz.snapshot"), data);
+    if let Ok(entries) = &decoded {
+        let bytes = producer_snapshot::encode(entries);
+        let again = producer_snapshot::decode(Path::new("re-encoded.snapshot"), &bytes)
+            .unwrap_or_else(|e| panic!("re-encoded snapshot fails to decode: {e}"));
+        assert_eq!(&again, entries, "snapshot round trip");
+        if data.len() == SNAPSHOT_HEADER_BYTES + entries.len() * SNAPSHOT_ENTRY_BYTES {
+            assert_eq!(bytes, data, "an exact snapshot re-encodes to its own bytes");
+        }
+    }
+
+    let dir = fresh_dir(scratch, "fuzz-0");
+    let path = producer_snapshot::snapshot_path(&dir, 42);
+    write(&path, data);
+    let mut files =
+        SnapshotFiles::list(&dir).unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()));
+    let loaded = files
+        .load_latest(i64::MAX)
+        .unwrap_or_else(|e| panic!("a corrupt snapshot is skipped, not an error: {e}"));
+    match (decoded, loaded) {
+        (Ok(entries), Some(l)) => assert_eq!((l.offset, l.entries), (42, entries)),
+        (Err(_), None) => assert!(!path.exists(), "the corrupt snapshot was not deleted"),
+        (d, l) => panic!("decode gave {d:?}, loading the file gave {l:?}"),
     }
 }
 

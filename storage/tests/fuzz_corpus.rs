@@ -16,6 +16,7 @@ use protocol::records::{
 use storage::checkpoint::{self, EpochEntry, OffsetEntry};
 use storage::index::encode_entry as offset_entry;
 use storage::meta_properties::{MetaProperties, Uuid};
+use storage::producer_snapshot::{self, SnapshotEntry};
 use storage::time_index::encode_entry as time_entry;
 use storage::TopicPartition;
 
@@ -35,6 +36,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("partition_metadata", |_, data| {
         storage::fuzz::partition_metadata(data)
     }),
+    ("producer_snapshot", storage::fuzz::producer_snapshot),
     ("segment_recovery", storage::fuzz::segment_recovery),
 ];
 
@@ -102,6 +104,7 @@ fn write_seed_corpus() {
         ("index", index_seeds()),
         ("meta_properties", meta_properties_seeds()),
         ("partition_metadata", partition_metadata_seeds()),
+        ("producer_snapshot", producer_snapshot_seeds()),
         ("segment_recovery", segment_seeds()),
     ];
     let scratch = tempfile::tempdir().unwrap();
@@ -322,6 +325,79 @@ fn partition_metadata_seeds() -> Seeds {
         ),
         ("empty", Vec::new()),
         ("not-utf8", b"version: 0\ntopic_id: \xff".to_vec()),
+    ]
+}
+
+/// A snapshot entry of producer `pid`: its last batch's sequences and offsets, an open
+/// transaction when `txn_first_offset` is not −1.
+fn snapshot_entry(pid: i64, last_offset: i64, txn_first_offset: i64) -> SnapshotEntry {
+    SnapshotEntry {
+        producer_id: pid,
+        producer_epoch: 3,
+        last_sequence: 41,
+        last_offset,
+        offset_delta: 4,
+        timestamp: 1_700_000_000_000,
+        coordinator_epoch: if txn_first_offset == -1 { -1 } else { 7 },
+        current_txn_first_offset: txn_first_offset,
+    }
+}
+
+/// `bytes` with the CRC (bytes 2..6, over 6..end) made to match again.
+fn with_crc(mut bytes: Vec<u8>) -> Vec<u8> {
+    let crc = crc32c::crc32c(&bytes[6..]);
+    bytes[2..6].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+fn producer_snapshot_seeds() -> Seeds {
+    let one = producer_snapshot::encode(&[snapshot_entry(1000, 99, -1)]);
+    let three = producer_snapshot::encode(&[
+        snapshot_entry(1000, 99, -1),
+        snapshot_entry(2001, 150, 140),
+        // A producer whose batches are all gone: no last batch (Kafka writes −1/0).
+        SnapshotEntry {
+            last_sequence: -1,
+            last_offset: -1,
+            offset_delta: 0,
+            ..snapshot_entry(i64::MAX, -1, -1)
+        },
+    ]);
+    let mut bad_crc = three.clone();
+    bad_crc[20] ^= 0x40;
+    let mut version_0 = one.clone();
+    version_0[..2].copy_from_slice(&0i16.to_be_bytes());
+    let mut negative_count = one.clone();
+    negative_count[6..10].copy_from_slice(&(-1i32).to_be_bytes());
+    let mut count_too_high = three.clone();
+    count_too_high[6..10].copy_from_slice(&4i32.to_be_bytes());
+    let mut count_huge = one.clone();
+    count_huge[6..10].copy_from_slice(&i32::MAX.to_be_bytes());
+    let mut trailing = three.clone();
+    trailing.extend_from_slice(&[0xab; 20]);
+    vec![
+        ("empty-snapshot", producer_snapshot::encode(&[])),
+        // Spec §4: an empty snapshot as Kafka writes it.
+        (
+            "spec-empty",
+            vec![0x00, 0x01, 0x48, 0x67, 0x4B, 0xC7, 0, 0, 0, 0],
+        ),
+        ("one-entry", one.clone()),
+        ("three-entries", three.clone()),
+        ("empty-file", Vec::new()),
+        ("partial-header", one[..5].to_vec()),
+        ("truncated-entry", three[..three.len() - 10].to_vec()),
+        (
+            "truncated-entry-crc-fixed",
+            with_crc(three[..three.len() - 10].to_vec()),
+        ),
+        ("bad-crc", bad_crc),
+        ("version-0", version_0),
+        ("negative-count", with_crc(negative_count)),
+        ("count-too-high", with_crc(count_too_high)),
+        ("count-huge", with_crc(count_huge)),
+        ("trailing-bytes", with_crc(trailing)),
+        ("zeros", vec![0; 56]),
     ]
 }
 

@@ -13,6 +13,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -549,3 +550,93 @@ def confluent_produce(bootstrap: str, topic: str, msgs, timeout: float = 60.0, *
         "produce to %s: %d acked, %d undelivered after flush, errors %s" % (
             topic, len(delivered), left, errors[:3])
     return delivered
+
+
+def seq_of(value: bytes) -> int:
+    """The sequence number a numbered record's value ends with (`...:000000042`)."""
+    return int(value.rsplit(b":", 1)[1])
+
+
+class ProducerLoop:
+    """A confluent-kafka producer in its own thread, producing numbered records (value
+    `<prefix>:<seq>`, key `k<seq % 40>`) until finish(), which then flushes what is queued
+    or in flight: retried against a restarted server, for the SIGKILL tests. Tracks the
+    acknowledged records (`acked`: seq -> (partition, offset)) and the given-up ones
+    (`failed`: (seq, error)); `conf` overrides the producer configuration."""
+
+    def __init__(self, bootstrap: str, topic: str, prefix: bytes, flush_timeout: float,
+                 **conf):
+        self.conf = {"bootstrap.servers": bootstrap, "linger.ms": 2,
+                     "retry.backoff.ms": 100, "reconnect.backoff.ms": 50,
+                     "reconnect.backoff.max.ms": 500, "log.connection.close": False, **conf}
+        self.topic, self.prefix, self.flush_timeout = topic, prefix, flush_timeout
+        self.acked: dict[int, tuple[int, int]] = {}
+        self.failed: list[tuple[int, str]] = []
+        self.produced = 0
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._error: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="producer-loop", daemon=True)
+        self._thread.start()
+
+    def _on_delivery(self, err, msg):
+        seq = seq_of(msg.value())
+        with self.lock:
+            if err is None:
+                self.acked[seq] = (msg.partition(), msg.offset())
+            else:
+                self.failed.append((seq, str(err)))
+
+    def _run(self):
+        from confluent_kafka import Producer
+        try:
+            p = Producer(self.conf)
+            seq = 0
+            while not self._stop.is_set():
+                if len(p) > 5000:          # bound the queue: wait for acks
+                    p.poll(0.01)
+                    continue
+                try:
+                    p.produce(self.topic, key=b"k%02d" % (seq % 40),
+                              value=b"%s:%09d" % (self.prefix, seq),
+                              on_delivery=self._on_delivery)
+                except BufferError:
+                    p.poll(0.01)
+                    continue
+                seq += 1
+                self.produced = seq
+                p.poll(0)
+            p.flush(self.flush_timeout)
+        except Exception as e:  # noqa: BLE001 - reported by wait_acked() and finish()
+            self._error.append(repr(e))
+
+    def acked_now(self) -> dict[int, tuple[int, int]]:
+        with self.lock:
+            return dict(self.acked)
+
+    def wait_acked(self, n: int, timeout: float, what: str):
+        """Until at least `n` records are acknowledged; fails at once if the thread died."""
+        def enough():
+            if self._error:
+                raise Abort("producer thread failed: %s" % self._error)
+            return len(self.acked) >= n
+        wait_for(enough, timeout, what, interval=0.05)
+
+    def stop(self):
+        self._stop.set()
+
+    def finish(self):
+        """Stop producing, wait for the flush; asserts the thread ended without an error."""
+        self._stop.set()
+        self._thread.join(self.flush_timeout + 10)
+        assert not self._thread.is_alive(), \
+            "producer thread still flushing after %.0fs" % self.flush_timeout
+        assert not self._error, self._error
+
+
+def missing_acked(records, acked) -> list[tuple[int, tuple[int, int], int | None]]:
+    """records [(partition, offset, key, value)] read back, acked {seq: (partition, offset)}:
+    the acknowledged records not at their acknowledged place, as (seq, acked place, seq found
+    there or None), in seq order."""
+    at = {(p, off): seq_of(v) for p, off, _, v in records}
+    return [(s, po, at.get(po)) for s, po in sorted(acked.items()) if at.get(po) != s]

@@ -232,6 +232,267 @@ def test_two_members_share_partitions(kb_servers):
         b.close()
 
 
+#: The member killed by test_killed_member_is_replaced, run with the venv's python in its own
+#: process so that SIGKILL takes it down without a LeaveGroup. It consumes, commits
+#: synchronously what it consumed and prints one JSON line per event on stdout; it exits by
+#: itself after its lifetime or when its parent is gone.
+_MEMBER_SCRIPT = r"""
+import json, os, sys, time
+from confluent_kafka import Consumer, KafkaException
+
+bootstrap, topic, group, session_ms, lifetime = sys.argv[1:6]
+parent = os.getppid()
+
+
+def emit(**event):
+    print(json.dumps(event), flush=True)
+
+
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+              "auto.offset.reset": "earliest", "session.timeout.ms": int(session_ms),
+              "heartbeat.interval.ms": 1000, "client.id": "kb-acceptance-doomed",
+              "log.connection.close": False})
+c.subscribe([topic])
+assigned = None
+end = time.monotonic() + float(lifetime)
+while time.monotonic() < end and os.getppid() == parent:
+    msgs = c.consume(num_messages=500, timeout=0.2)
+    now = sorted(tp.partition for tp in c.assignment())
+    if now != assigned:
+        assigned = now
+        emit(event="assigned", partitions=now)
+    recs = []
+    for m in msgs:
+        if m.error():
+            emit(event="error", error=str(m.error()))
+        else:
+            recs.append([m.partition(), m.offset()])
+    if recs:
+        emit(event="consumed", records=recs)
+        try:
+            done = c.commit(asynchronous=False)
+            # librdkafka lists partitions with nothing new to commit at offset -1001.
+            emit(event="committed",
+                 offsets={tp.partition: tp.offset for tp in done if tp.offset >= 0})
+        except KafkaException as e:
+            emit(event="commit_failed", error=str(e))
+c.close()
+"""
+
+
+class _Survivor:
+    """The test-process member: confluent-kafka in its own thread (a member blocked in a
+    rebalance must not stall the other's poll), committing synchronously what it consumed.
+    Keeps every record it read and the time its assignment last changed."""
+
+    def __init__(self, bootstrap, topic, group, session_ms):
+        from confluent_kafka import Consumer
+        self.consumer = Consumer(consumer_conf(bootstrap, group, **{
+            "session.timeout.ms": session_ms, "client.id": "kb-acceptance-survivor"}))
+        self.topic = topic
+        self.lock = threading.Lock()
+        self.reads = []            # (partition, offset, monotonic time)
+        self.assigned = set()
+        self.assigned_at = None    # monotonic time of the last assignment change
+        self.commit_errors = []
+        self.errors = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="group-survivor", daemon=True)
+
+    def _run(self):
+        from confluent_kafka import KafkaException
+        c = self.consumer
+        try:
+            c.subscribe([self.topic])
+            while not self.stop.is_set():
+                msgs = c.consume(num_messages=500, timeout=0.2)
+                now = {tp.partition for tp in c.assignment()}
+                t = time.monotonic()
+                with self.lock:
+                    if now != self.assigned:
+                        self.assigned, self.assigned_at = now, t
+                    for m in msgs:
+                        if m.error():
+                            self.errors.append(str(m.error()))
+                        else:
+                            self.reads.append((m.partition(), m.offset(), t))
+                if any(not m.error() for m in msgs):
+                    try:
+                        c.commit(asynchronous=False)
+                    except KafkaException as e:
+                        with self.lock:
+                            self.commit_errors.append(str(e))
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            with self.lock:
+                self.errors.append(repr(e))
+
+    def snapshot(self):
+        with self.lock:
+            return set(self.assigned), self.assigned_at, list(self.reads)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(30)
+        self.consumer.close()
+
+
+class _Member:
+    """The child-process member's stdout, parsed by a reader thread."""
+
+    def __init__(self, script, bootstrap, topic, group, session_ms, lifetime_s):
+        import json
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), bootstrap, topic, group, str(session_ms),
+             str(lifetime_s)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, errors="replace")
+        kb._LIVE.add(self.proc)
+        self.lock = threading.Lock()
+        self.assigned = set()
+        self.reads = []            # (partition, offset)
+        self.committed = {}        # partition -> offset of the last successful sync commit
+        self.other = []            # errors, failed commits, lines that are not events
+
+        def reader():
+            for line in self.proc.stdout:
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    ev = {"event": "output", "line": line.rstrip()}
+                with self.lock:
+                    if ev["event"] == "assigned":
+                        self.assigned = set(ev["partitions"])
+                    elif ev["event"] == "consumed":
+                        self.reads.extend(tuple(r) for r in ev["records"])
+                    elif ev["event"] == "committed":
+                        self.committed.update({int(p): o for p, o in ev["offsets"].items()})
+                    else:
+                        self.other.append(ev)
+
+        self.reader = threading.Thread(target=reader, name="group-member-stdout", daemon=True)
+        self.reader.start()
+
+    def snapshot(self):
+        with self.lock:
+            return set(self.assigned), list(self.reads), dict(self.committed)
+
+    def check_alive(self):
+        if self.proc.poll() is not None:
+            raise kb.Abort("the member process %s; its output: %s"
+                           % (kb.describe_exit(self.proc.returncode), self.other))
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(10)
+        kb._LIVE.discard(self.proc)
+        self.reader.join(10)
+
+
+def test_killed_member_is_replaced(kb_servers, tmp_path):
+    """Two members split the partitions (one in a child process, one here); the child is
+    SIGKILLed (no LeaveGroup). Within the session timeout plus a rebalance the survivor owns
+    every partition, reads the dead member's partitions from exactly its committed offsets,
+    and every record of the topic is read by someone."""
+    session_ms = 6000
+    # After the session expires the survivor learns of the rebalance on its next heartbeat
+    # (1 s), rejoins and syncs; 10 s bounds that plus a loaded 2-core machine.
+    takeover_bound_s = session_ms / 1000 + 10
+    srv = group_server(kb_servers)
+    topic = kb.unique_topic("grp-kill-member")
+    group = topic + "-grp"
+    kb.create_topic(srv.bootstrap, topic, PARTITIONS)
+    script = tmp_path / "group_member.py"
+    script.write_text(_MEMBER_SCRIPT)
+    all_parts = set(range(PARTITIONS))
+
+    survivor = _Survivor(srv.bootstrap, topic, group, session_ms)
+    survivor.thread.start()
+    member = _Member(script, srv.bootstrap, topic, group, session_ms, lifetime_s=240)
+
+    def wait(cond, timeout, what):
+        """kb.wait_for, its failure message extended by both members' state."""
+        try:
+            return kb.wait_for(cond, timeout, what)
+        except AssertionError as e:
+            s_assigned, _, s_reads = survivor.snapshot()
+            m_assigned, m_reads, m_committed = member.snapshot()
+            with survivor.lock, member.lock:
+                raise AssertionError(
+                    "%s\nsurvivor: assigned %s, %d reads, errors %s, failed commits %s\n"
+                    "member (%s): assigned %s, %d reads, committed %s, other output %s" % (
+                        e, sorted(s_assigned), len(s_reads), survivor.errors[:5],
+                        survivor.commit_errors[:5], kb.describe_exit(member.proc.poll()),
+                        sorted(m_assigned), len(m_reads), m_committed, member.other[:10])
+                ) from None
+
+    try:
+        def split():
+            member.check_alive()
+            mine, _, _ = survivor.snapshot()
+            theirs, _, _ = member.snapshot()
+            return mine and theirs and not (mine & theirs) and mine | theirs == all_parts \
+                and (mine, theirs)
+        mine, theirs = wait(split, 60, "both members assigned, partitions split")
+
+        produce(srv.bootstrap, topic, 150, "a")
+        ends = high_watermarks(srv.bootstrap, topic)
+
+        def all_consumed_and_committed():
+            member.check_alive()
+            _, _, s_reads = survivor.snapshot()
+            _, m_reads, m_committed = member.snapshot()
+            got = {(p, o) for p, o, _ in s_reads} | set(m_reads)
+            want = {(p, o) for p in all_parts for o in range(ends[p])}
+            return got == want and all(m_committed.get(p) == ends[p] for p in theirs)
+        wait(all_consumed_and_committed, 60,
+             "both members to read %s and the child to commit its part" % ends)
+        now_mine, _, _ = survivor.snapshot()
+        now_theirs, _, dead_committed = member.snapshot()
+        assert (now_mine, now_theirs) == (mine, theirs), "a rebalance before the kill"
+        # What the group coordinator holds is what the member said it committed.
+        at_broker = committed(srv.bootstrap, topic, group)
+        assert {p: at_broker[p] for p in theirs} == {p: dead_committed[p] for p in theirs}, \
+            (at_broker, dead_committed)
+
+        member.kill()
+        killed_at = time.monotonic()
+        # More records for everyone while the dead member still owns its partitions.
+        produce(srv.bootstrap, topic, 150, "b")
+        ends2 = high_watermarks(srv.bootstrap, topic)
+        assert all(ends2[p] > ends[p] for p in theirs), (ends, ends2)
+
+        def taken_over():
+            assigned, at, _ = survivor.snapshot()
+            return assigned == all_parts and at
+        assigned_at = wait(taken_over, takeover_bound_s + 20,
+                           "the survivor to own every partition")
+        takeover_s = assigned_at - killed_at
+        print("takeover %.2fs after SIGKILL (session.timeout.ms=%d)" % (takeover_s, session_ms))
+        assert takeover_s < takeover_bound_s, \
+            "takeover took %.1fs, bound %.1fs" % (takeover_s, takeover_bound_s)
+
+        want = {(p, o) for p in all_parts for o in range(ends2[p])}
+
+        def everything_read():
+            _, _, s_reads = survivor.snapshot()
+            return want <= {(p, o) for p, o, _ in s_reads} | set(member.snapshot()[1])
+        wait(everything_read, 60, "every record up to %s read by a member" % ends2)
+        _, _, s_reads = survivor.snapshot()
+        for p in sorted(theirs):
+            offs = sorted(o for q, o, _ in s_reads if q == p)
+            assert offs and offs[0] == dead_committed[p], \
+                "partition %d: the survivor started at %s, the dead member committed %d" % (
+                    p, offs[:1], dead_committed[p])
+            assert offs == list(range(dead_committed[p], ends2[p])), \
+                "partition %d: the survivor read offsets %s..., want %d..%d once each" % (
+                    p, offs[:10], dead_committed[p], ends2[p] - 1)
+        with survivor.lock:
+            assert not survivor.errors, survivor.errors
+    finally:
+        if member.proc.poll() is None:
+            member.kill()
+        survivor.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # the oldest versions, by hand (no client library sends them any more)
 # ---------------------------------------------------------------------------------------------

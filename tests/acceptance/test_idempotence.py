@@ -3,7 +3,6 @@ kept across clean restarts and SIGKILLs by the producer state snapshots (spec §
 from __future__ import annotations
 
 import struct
-import threading
 from collections import Counter
 
 import pytest
@@ -282,8 +281,6 @@ def test_sigkill_during_idempotent_produce_neither_duplicates_nor_loses(kb_serve
     record is in the log exactly once at its acknowledged offset, no record is there twice,
     and each partition holds the records in produce order. Small segments make the restarts
     load roll snapshots and replay after them."""
-    from confluent_kafka import Producer
-
     # ~12 batches of at most 200 records per segment: restarts load roll snapshots, and a
     # kill rarely lands within the few in-flight batches after a roll (only the last batch
     # per producer before a snapshot survives it, as in Kafka). An fsync per append keeps
@@ -295,91 +292,39 @@ def test_sigkill_during_idempotent_produce_neither_duplicates_nor_loses(kb_serve
     partitions = 2
     kb.create_topic(srv.bootstrap, topic, partitions)
 
-    acked = {}            # seq -> (partition, offset), from delivery reports
-    failed = []           # (seq, error) of records the producer gave up on
-    lock = threading.Lock()
-    stop = threading.Event()
-    produced = [0]
-    thread_error = []
-
-    def seq_of(value: bytes) -> int:
-        return int(value.rsplit(b":", 1)[1])
-
-    def producer_loop():
-        try:
-            p = Producer({"bootstrap.servers": srv.bootstrap, "client.id": "kb-idem-kill",
-                          "enable.idempotence": True, "acks": "all", "linger.ms": 2,
-                          "batch.num.messages": 200,
-                          "message.timeout.ms": 180000, "retry.backoff.ms": 100,
-                          "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 500,
-                          "log.connection.close": False})
-
-            def on_delivery(err, msg):
-                seq = seq_of(msg.value())
-                with lock:
-                    if err is None:
-                        acked[seq] = (msg.partition(), msg.offset())
-                    else:
-                        failed.append((seq, str(err)))
-
-            seq = 0
-            while not stop.is_set():
-                if len(p) > 5000:          # bound the queue: wait for acks
-                    p.poll(0.01)
-                    continue
-                try:
-                    p.produce(topic, key=b"k%02d" % (seq % 40), value=b"%s:%09d" % (PADDING, seq),
-                              on_delivery=on_delivery)
-                except BufferError:
-                    p.poll(0.01)
-                    continue
-                seq += 1
-                produced[0] = seq
-                p.poll(0)
-            # Deliver what is queued or in flight, retried against the restarted server.
-            p.flush(170)
-        except Exception as e:  # noqa: BLE001 - reported by the main thread
-            thread_error.append(repr(e))
-
-    t = threading.Thread(target=producer_loop, name="idem-kill-producer", daemon=True)
-    t.start()
+    producer = kb.ProducerLoop(srv.bootstrap, topic, PADDING, flush_timeout=170,
+                               **{"client.id": "kb-idem-kill", "enable.idempotence": True,
+                                  "acks": "all", "batch.num.messages": 200,
+                                  "message.timeout.ms": 180000})
     try:
         for round_ in range(KILL_ROUNDS):
             want = (round_ + 1) * ACKS_PER_ROUND
-            kb.wait_for(lambda: thread_error or len(acked) >= want, 120,
-                        "%d acknowledged records before kill %d" % (want, round_ + 1),
-                        interval=0.05)
-            assert not thread_error, thread_error
+            producer.wait_acked(want, 120, "%d acknowledged records before kill %d"
+                                % (want, round_ + 1))
             srv.kill()
             srv.start().wait_ready()
         # Some records acknowledged by the last incarnation too, then finish.
         want = (KILL_ROUNDS + 1) * ACKS_PER_ROUND
-        kb.wait_for(lambda: thread_error or len(acked) >= want, 120,
-                    "%d acknowledged records after the last restart" % want, interval=0.05)
-        stop.set()
-        t.join(180)
-        assert not t.is_alive(), "producer thread still flushing after 180s"
+        producer.wait_acked(want, 120, "%d acknowledged records after the last restart" % want)
+        producer.finish()
     finally:
-        stop.set()
-    assert not thread_error, thread_error
+        producer.stop()
 
     records = kb.kafka_python_read_all(srv.bootstrap, topic, partitions, timeout=120)
-    with lock:
-        final_acked = dict(acked)
+    final_acked = producer.acked_now()
     summary = "produced %d, acked %d, failed %d, read back %d, %d kills" % (
-        produced[0], len(final_acked), len(failed), len(records), KILL_ROUNDS)
+        producer.produced, len(final_acked), len(producer.failed), len(records), KILL_ROUNDS)
     print(summary)
-    counts = Counter(seq_of(v) for _, _, _, v in records)
+    counts = Counter(kb.seq_of(v) for _, _, _, v in records)
     dups = sorted(s for s, n in counts.items() if n > 1)
     assert not dups, "%d records in the log twice, e.g. %s; %s" % (len(dups), dups[:5], summary)
-    at = {(p, off): seq_of(v) for p, off, _, v in records}
-    lost = sorted(s for s, po in final_acked.items() if at.get(po) != s)
+    lost = kb.missing_acked(records, final_acked)
     assert not lost, "%d acknowledged records missing or moved, first %s; %s" % (
-        len(lost), [(s, final_acked[s], at.get(final_acked[s])) for s in lost[:5]], summary)
-    assert not kb.check_partition_order(records, seq_of), summary
+        len(lost), lost[:5], summary)
+    assert not kb.check_partition_order(records, kb.seq_of), summary
     # With a long message.timeout.ms nothing may be given up on: the retries succeed.
-    assert not failed, "undelivered: %s; %s" % (failed[:5], summary)
-    assert len(final_acked) == produced[0], summary
+    assert not producer.failed, "undelivered: %s; %s" % (producer.failed[:5], summary)
+    assert len(final_acked) == producer.produced, summary
 
 
 def test_idle_producer_expires(kb_servers):

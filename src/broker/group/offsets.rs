@@ -139,22 +139,14 @@ pub(crate) fn decode_record(
     let Some(key) = key else {
         return Err("record without a key".into());
     };
-    if key.len() < 2 {
-        return Err("key shorter than its version".into());
-    }
-    let version = i16::from_be_bytes([key[0], key[1]]);
-    let mut body = Bytes::copy_from_slice(&key[2..]);
+    let (version, mut body) = split_version(key, "key")?;
     match version {
         0 | 1 => {
             let k = OffsetCommitKey::decode(&mut body, version).map_err(|e| e.to_string())?;
             let value = match value {
                 None => None,
                 Some(v) => {
-                    if v.len() < 2 {
-                        return Err("value shorter than its version".into());
-                    }
-                    let vv = i16::from_be_bytes([v[0], v[1]]);
-                    let mut vb = Bytes::copy_from_slice(&v[2..]);
+                    let (vv, mut vb) = split_version(v, "value")?;
                     let v = OffsetCommitValue::decode(&mut vb, vv).map_err(|e| e.to_string())?;
                     Some(CommittedOffset {
                         offset: v.offset,
@@ -178,14 +170,10 @@ pub(crate) fn decode_record(
             let value = match value {
                 None => None,
                 Some(v) => {
-                    if v.len() < 2 {
-                        return Err("value shorter than its version".into());
-                    }
-                    let vv = i16::from_be_bytes([v[0], v[1]]);
+                    let (vv, mut vb) = split_version(v, "value")?;
                     if !(0..=4).contains(&vv) {
                         return Err(format!("unknown group metadata value version {vv}"));
                     }
-                    let mut vb = Bytes::copy_from_slice(&v[2..]);
                     let mut g =
                         GroupMetadataValue::decode(&mut vb, vv).map_err(|e| e.to_string())?;
                     if vv == 0 {
@@ -204,6 +192,15 @@ pub(crate) fn decode_record(
             }))
         }
         _ => Ok(None),
+    }
+}
+
+/// Spec §5.2: every key and value starts with its int16 schema version; returns it and the
+/// bytes after it.
+fn split_version(bytes: &[u8], what: &str) -> Result<(i16, Bytes), String> {
+    match bytes {
+        [hi, lo, body @ ..] => Ok((i16::from_be_bytes([*hi, *lo]), Bytes::copy_from_slice(body))),
+        _ => Err(format!("{what} shorter than its version")),
     }
 }
 
