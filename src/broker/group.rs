@@ -427,17 +427,19 @@ impl Broker {
             let resp = self.controller.call(req).await;
             self.groups.creating.store(false, Ordering::Release);
             for t in resp.topics {
-                let e = ErrorCode(t.error_code);
-                if e != ErrorCode::NONE && e != ErrorCode::TOPIC_ALREADY_EXISTS {
-                    tracing::warn!(
-                        "cannot create {OFFSETS_TOPIC}: {} {}",
-                        e.name(),
-                        t.error_message.unwrap_or_default()
-                    );
-                    return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+                match ErrorCode(t.error_code) {
+                    ErrorCode::NONE => tracing::info!("created {OFFSETS_TOPIC}"),
+                    ErrorCode::TOPIC_ALREADY_EXISTS => {}
+                    e => {
+                        tracing::warn!(
+                            "cannot create {OFFSETS_TOPIC}: {} {}",
+                            e.name(),
+                            t.error_message.unwrap_or_default()
+                        );
+                        return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+                    }
                 }
             }
-            tracing::info!("created {OFFSETS_TOPIC}");
         }
         let mut loaded = self.groups.loaded.subscribe();
         let ok = matches!(
