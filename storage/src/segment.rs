@@ -689,7 +689,7 @@ impl Segment {
         self.time_index.sanity_check()
     }
 
-    /// Fsyncs the `.log` and any index we opened.
+    /// Fsyncs the `.log` and any index we changed since its last fsync.
     pub(crate) fn flush(&self) -> Result<()> {
         self.log.sync_data().ctx(&self.log_path)?;
         self.offset_index.file().flush()?;
@@ -699,7 +699,8 @@ impl Segment {
     /// Clean close (Kafka `LogSegment.close`): final time-index entry and trimmed indexes for
     /// every index we touched, so no zero padding is left after a clean stop.
     pub(crate) fn close(&mut self) -> Result<()> {
-        let touched = self.offset_index.file().is_open() || self.time_index.file().is_open();
+        let touched =
+            self.offset_index.file().was_changed() || self.time_index.file().was_changed();
         if !touched {
             return Ok(());
         }
