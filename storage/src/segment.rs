@@ -676,6 +676,15 @@ impl Segment {
         self.time_index.trim()
     }
 
+    /// Whether the offset and time index hold a descriptor.
+    #[cfg(test)]
+    pub(crate) fn index_files_open(&self) -> [bool; 2] {
+        [
+            self.offset_index.file().is_open(),
+            self.time_index.file().is_open(),
+        ]
+    }
+
     /// Extends both indexes to `segment.index.bytes` again (load, active segment).
     pub(crate) fn resize_indexes_to_max(&mut self) -> Result<()> {
         self.offset_index.resize(self.config.max_index_bytes)?;
