@@ -251,7 +251,12 @@ mod tests {
             log: LogConfig::default(),
             log_append_time: false,
         };
-        ReplicaManager::open(1, dir.to_path_buf(), config).expect("open")
+        // Kafka's defaults: `producer.id.expiration.ms` 1 day, checked every 10 minutes.
+        let expiry = crate::broker::producer_state::ProducerExpiry {
+            expiration_ms: 86_400_000,
+            check_interval_ms: 600_000,
+        };
+        ReplicaManager::open(1, dir.to_path_buf(), config, expiry).expect("open")
     }
 
     fn next(image: &MetadataImage, records: Vec<MetadataRecordBody>) -> MetadataImage {
