@@ -63,6 +63,7 @@ pub(crate) fn run_from_file(path: &Path, overrides: &[String]) -> anyhow::Result
 
 fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
     init_logging();
+    raise_open_files_limit();
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
@@ -90,6 +91,36 @@ fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(config, cluster_id))
+}
+
+/// Raises the soft open-files limit to the hard one, as operators are told to for Kafka (each
+/// partition holds its active segment's `.log` open, plus the indexes once written, and each
+/// connection a socket). Logged either way, so an EMFILE later is easy to diagnose.
+fn raise_open_files_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let show = |v: Option<u64>| v.map_or_else(|| "unlimited".to_string(), |n| n.to_string());
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                tracing::info!(
+                    "open-files limit raised from {} to {}",
+                    show(limit.current),
+                    show(limit.maximum)
+                );
+                return;
+            }
+            Err(e) => tracing::warn!(
+                "cannot raise the open-files limit to {}: {e}",
+                show(limit.maximum)
+            ),
+        }
+    }
+    tracing::info!("open-files limit: {}", show(limit.current));
 }
 
 fn init_logging() {

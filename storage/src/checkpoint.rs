@@ -217,13 +217,19 @@ pub fn write<T: CheckpointEntry>(path: &Path, entries: &[T]) -> Result<()> {
     fs_util::write_atomic(path, format(entries).as_bytes())
 }
 
-/// Creates an empty (0-byte) checkpoint file if none exists, as Kafka's checkpoint
-/// constructors do at start-up.
+/// Creates an empty (0-byte) checkpoint file if none exists, as Kafka's `CheckpointFile`
+/// constructor does (`Files.createFile`, no fsync: an empty or missing file reads as no
+/// entries, so a crash loses nothing). On every new partition's creation path.
 pub fn ensure_exists(path: &Path) -> Result<()> {
-    if path.exists() {
-        return Ok(());
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(crate::Error::io(path, e)),
     }
-    fs_util::write_atomic(path, b"")
 }
 
 #[cfg(test)]

@@ -1,13 +1,18 @@
 //! A fixed-width-entry index file read with `pread` instead of mmap (the workspace forbids
 //! `unsafe`): the storage under `.index` and `.timeindex` (spec §3.1–3.4).
 //!
-//! The file is opened lazily on first use, so thousands of idle partitions cost a `stat` per
-//! index at load and no memory or descriptor until someone looks something up. Entry count is
-//! the file length divided by the entry size, as Kafka trusts a pre-existing index by length.
+//! The file is opened lazily, on the first entry read or written, and kept open from then on:
+//! thousands of idle partitions cost a `stat` per index at load and no memory or descriptor
+//! until someone looks something up. Creating or resizing the file (Kafka creates and
+//! preallocates it with the segment) uses a short-lived handle, so an empty active segment
+//! holds only its `.log` descriptor, as Kafka's (whose indexes are mmapped, their file closed).
+//! Entry count is the file length divided by the entry size, as Kafka trusts a pre-existing
+//! index by length.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use crate::error::{Error, IoContext, Result};
@@ -23,14 +28,19 @@ pub(crate) struct IndexFile {
     entries: u64,
     /// Slots the file currently has room for: file length / entry size.
     max_entries: u64,
+    /// We created, resized or wrote the file in this process: a clean close trims it.
+    changed: bool,
+    /// Its length or content changed since the last fsync (atomic: `flush` takes `&self`).
+    unsynced: AtomicBool,
 }
 
 impl IndexFile {
     /// Creates (or empties) the file and preallocates it to `max_bytes` rounded down to a whole
-    /// entry (Kafka `AbstractIndex.createAndAssignMmap` for a new file). Sparse: no disk used.
+    /// entry (Kafka `AbstractIndex.createAndAssignMmap` for a new file). Sparse: no disk used,
+    /// no fsync (Kafka flushes an index only when its segment is flushed). The handle is closed
+    /// again: an empty index needs no descriptor.
     pub(crate) fn create(path: PathBuf, entry_size: u64, max_bytes: u64) -> Result<Self> {
         let file = OpenOptions::new()
-            .read(true)
             .write(true)
             .create(true)
             .truncate(true)
@@ -41,9 +51,11 @@ impl IndexFile {
         Ok(IndexFile {
             path,
             entry_size,
-            file: OnceLock::from(file),
+            file: OnceLock::new(),
             entries: 0,
             max_entries: len / entry_size,
+            changed: true,
+            unsynced: AtomicBool::new(true),
         })
     }
 
@@ -58,6 +70,8 @@ impl IndexFile {
             file: OnceLock::new(),
             entries,
             max_entries: entries,
+            changed: false,
+            unsynced: AtomicBool::new(false),
         })
     }
 
@@ -73,20 +87,41 @@ impl IndexFile {
         self.max_entries
     }
 
+    /// Whether this process created, resized or wrote the file (Kafka's close trims those).
+    pub(crate) fn was_changed(&self) -> bool {
+        self.changed
+    }
+
+    /// Whether a descriptor is held (only once an entry was read or written).
+    #[cfg(test)]
     pub(crate) fn is_open(&self) -> bool {
         self.file.get().is_some()
     }
 
+    fn open_rw(&self) -> Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .ctx(&self.path)
+    }
+
+    /// The kept-open handle, opened on first use.
     fn file(&self) -> Result<&File> {
         if let Some(f) = self.file.get() {
             return Ok(f);
         }
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.path)
-            .ctx(&self.path)?;
+        let f = self.open_rw()?;
         Ok(self.file.get_or_init(|| f))
+    }
+
+    /// Runs `op` on the kept-open handle if there is one, else on a short-lived one: length
+    /// changes and fsyncs do not justify keeping a descriptor.
+    fn with_file<T>(&self, op: impl FnOnce(&File) -> std::io::Result<T>) -> Result<T> {
+        match self.file.get() {
+            Some(f) => op(f).ctx(&self.path),
+            None => op(&self.open_rw()?).ctx(&self.path),
+        }
     }
 
     /// Reads slot `slot` into `buf[..entry_size]`.
@@ -120,6 +155,8 @@ impl IndexFile {
         let at = self.entries * self.entry_size;
         self.file()?.write_all_at(entry, at).ctx(&self.path)?;
         self.entries += 1;
+        self.changed = true;
+        *self.unsynced.get_mut() = true;
         Ok(())
     }
 
@@ -157,7 +194,9 @@ impl IndexFile {
     pub(crate) fn resize(&mut self, bytes: u64) -> Result<()> {
         let len = bytes / self.entry_size * self.entry_size;
         if len != self.max_entries * self.entry_size {
-            self.file()?.set_len(len).ctx(&self.path)?;
+            self.with_file(|f| f.set_len(len))?;
+            self.changed = true;
+            *self.unsynced.get_mut() = true;
         }
         self.max_entries = len / self.entry_size;
         self.entries = self.entries.min(self.max_entries);
@@ -169,12 +208,15 @@ impl IndexFile {
         self.resize(self.entries * self.entry_size)
     }
 
-    /// Fsyncs the file if it was ever opened (an unopened file was not written by us).
+    /// Fsyncs the file if we changed its length or content since the last fsync.
     pub(crate) fn flush(&self) -> Result<()> {
-        match self.file.get() {
-            Some(f) => f.sync_data().ctx(&self.path),
-            None => Ok(()),
+        if self.unsynced.swap(false, Ordering::AcqRel) {
+            if let Err(e) = self.with_file(File::sync_data) {
+                self.unsynced.store(true, Ordering::Release);
+                return Err(e);
+            }
         }
+        Ok(())
     }
 
     /// Largest slot whose key is ≤ `target`; `None` if the index is empty or its first key is

@@ -115,6 +115,9 @@ pub struct PartitionLog {
     recovery_point: i64,
     leader_epochs: LeaderEpochCache,
     topic_id: Option<Uuid>,
+    /// `topic_id` is not yet in `partition.metadata`: written by the next append, flush or
+    /// scheduler tick, as Kafka's `PartitionMetadataFile.record` + `maybeFlush`.
+    topic_id_unflushed: bool,
     last_flush_ms: i64,
     /// A segment file was created or deleted since the last directory fsync.
     dir_needs_sync: bool,
@@ -156,9 +159,17 @@ fn recover_segment(
 }
 
 impl PartitionLog {
-    /// Creates the directory of a new log (if missing), writes `partition.metadata` when a
-    /// topic id is given, and opens it with an empty first segment at offset 0. An existing
-    /// directory is opened with full recovery instead.
+    /// Creates the directory of a new log (if missing), records the topic id when given, and
+    /// opens it with an empty first segment at offset 0. An existing directory is opened with
+    /// full recovery instead.
+    ///
+    /// Durability is Kafka's (`UnifiedLog.apply`, `LogSegment.open`): no fsync here. The
+    /// directory and segment files become durable with the first flush that covers them
+    /// (Kafka `LocalLog.flush` fsyncs the directory then), and `partition.metadata` is written
+    /// (tmp + fsync + rename) before the first append, at a flush or the next scheduler tick
+    /// (`UnifiedLog.initializeTopicId` schedules `maybeFlushMetadataFile`). A crash before
+    /// that loses at most an empty directory, or leaves one without `partition.metadata`,
+    /// which loads with no topic id and is adopted by the next `set_topic_id`.
     pub fn create(
         dir: &Path,
         topic_id: Option<Uuid>,
@@ -168,9 +179,6 @@ impl PartitionLog {
         topic_partition_of(dir)?;
         let existed = dir.exists();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        if !existed {
-            fs_util::sync_parent(dir)?;
-        }
         // A directory that already existed may hold unflushed data: recover it.
         let options = LoadOptions {
             recovery_point: 0,
@@ -266,7 +274,8 @@ impl PartitionLog {
             epochs.clear()?;
             end = None;
         }
-        // Step 5.
+        // Step 5. Kafka creates this segment without an fsync; the next flush fsyncs the
+        // directory (`dir_needs_sync`).
         let mut dir_needs_sync = false;
         if segments.is_empty() {
             let base = options.log_start_offset.max(0);
@@ -291,7 +300,7 @@ impl PartitionLog {
         epochs.truncate_from_end(log_end_offset)?;
         epochs.truncate_from_start(log_start_offset)?;
 
-        let mut log = PartitionLog {
+        let log = PartitionLog {
             dir: dir.to_path_buf(),
             topic_partition,
             config,
@@ -301,13 +310,11 @@ impl PartitionLog {
             recovery_point,
             leader_epochs: epochs,
             topic_id,
+            topic_id_unflushed: false,
             last_flush_ms: now_ms,
             dir_needs_sync,
             layout_version: 0,
         };
-        if log.dir_needs_sync {
-            log.sync_dir()?;
-        }
         Ok(log)
     }
 
@@ -354,8 +361,9 @@ impl PartitionLog {
         self.topic_id
     }
 
-    /// Records the topic id in `partition.metadata` (once; a different id is an error, as
-    /// Kafka's `InconsistentTopicIdException`).
+    /// Records the topic id (once; a different id is an error, as Kafka's
+    /// `InconsistentTopicIdException`). `partition.metadata` is written later, by
+    /// [`Self::flush_topic_id`], as Kafka's `assignTopicId` defers it to its scheduler.
     pub fn set_topic_id(&mut self, topic_id: Uuid) -> Result<()> {
         match self.topic_id {
             Some(id) if id == topic_id => Ok(()),
@@ -365,11 +373,22 @@ impl PartitionLog {
                 requested: topic_id.to_string(),
             }),
             None => {
-                partition_metadata::write(&self.dir, topic_id)?;
                 self.topic_id = Some(topic_id);
+                self.topic_id_unflushed = true;
                 Ok(())
             }
         }
+    }
+
+    /// Writes a recorded topic id to `partition.metadata` if not done yet (Kafka
+    /// `maybeFlushMetadataFile`). Called before every append, so no data is durable without
+    /// its topic id, and by `flush` and `flush_if_due` (Kafka's scheduled flush).
+    pub fn flush_topic_id(&mut self) -> Result<()> {
+        if let (true, Some(id)) = (self.topic_id_unflushed, self.topic_id) {
+            partition_metadata::write(&self.dir, id)?;
+            self.topic_id_unflushed = false;
+        }
+        Ok(())
     }
 
     /// First offset a consumer may fetch.
@@ -573,6 +592,8 @@ impl PartitionLog {
     }
 
     fn append_analyzed(&mut self, records: &[u8], a: Analyzed, now_ms: i64) -> Result<AppendInfo> {
+        // Kafka `UnifiedLog.append`: the topic id is on disk before any data is.
+        self.flush_topic_id()?;
         if records.len() as u64 > u64::from(self.config.segment_bytes) {
             return Err(Error::RecordSetTooLarge {
                 log: self.dir.clone(),
@@ -651,6 +672,9 @@ impl PartitionLog {
         }
         if pos != records.len() || last_offset < self.log_end_offset {
             return Ok(false);
+        }
+        if self.topic_id_unflushed {
+            return Ok(true);
         }
         if last_offset + 1 - self.recovery_point >= self.config.flush_interval_messages {
             return Ok(true);
@@ -993,6 +1017,7 @@ impl PartitionLog {
     /// Fsyncs every segment holding unflushed data (and the directory if segments were
     /// created or deleted); the recovery point becomes the log end offset.
     pub fn flush(&mut self) -> Result<()> {
+        self.flush_topic_id()?;
         self.flush_up_to(self.log_end_offset)
     }
 
@@ -1017,6 +1042,7 @@ impl PartitionLog {
     /// Periodic flush (Kafka's scheduler): segments rolled since the last flush, then
     /// everything if `flush.messages` or `flush.ms` is due. Returns whether it fsynced.
     pub fn flush_if_due(&mut self, now_ms: i64) -> Result<bool> {
+        self.flush_topic_id()?;
         let active_base = self.active().base_offset();
         let mut flushed = false;
         if self.recovery_point < active_base {

@@ -676,6 +676,15 @@ impl Segment {
         self.time_index.trim()
     }
 
+    /// Whether the offset and time index hold a descriptor.
+    #[cfg(test)]
+    pub(crate) fn index_files_open(&self) -> [bool; 2] {
+        [
+            self.offset_index.file().is_open(),
+            self.time_index.file().is_open(),
+        ]
+    }
+
     /// Extends both indexes to `segment.index.bytes` again (load, active segment).
     pub(crate) fn resize_indexes_to_max(&mut self) -> Result<()> {
         self.offset_index.resize(self.config.max_index_bytes)?;
@@ -689,7 +698,7 @@ impl Segment {
         self.time_index.sanity_check()
     }
 
-    /// Fsyncs the `.log` and any index we opened.
+    /// Fsyncs the `.log` and any index we changed since its last fsync.
     pub(crate) fn flush(&self) -> Result<()> {
         self.log.sync_data().ctx(&self.log_path)?;
         self.offset_index.file().flush()?;
@@ -699,7 +708,8 @@ impl Segment {
     /// Clean close (Kafka `LogSegment.close`): final time-index entry and trimmed indexes for
     /// every index we touched, so no zero padding is left after a clean stop.
     pub(crate) fn close(&mut self) -> Result<()> {
-        let touched = self.offset_index.file().is_open() || self.time_index.file().is_open();
+        let touched =
+            self.offset_index.file().was_changed() || self.time_index.file().was_changed();
         if !touched {
             return Ok(());
         }

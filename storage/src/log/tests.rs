@@ -716,3 +716,105 @@ fn timestamp_lookup_in_compressed_batches() {
         );
     }
 }
+
+/// Kafka's creation path: `partition.metadata` is recorded, not written, until an append,
+/// a flush or the scheduler tick (`flush_if_due`); a crash before that leaves a directory
+/// without it, which loads with no topic id and adopts the id assigned next.
+#[test]
+fn partition_metadata_is_written_lazily_and_a_crash_before_loads() {
+    let (_t, dir) = tdir();
+    let id = Uuid([5; 16]);
+    let meta = dir.join(crate::partition_metadata::PARTITION_METADATA_FILE);
+
+    // Crash (no flush, no close) right after creation.
+    let log = PartitionLog::create(&dir, Some(id), small(), 0).unwrap();
+    assert_eq!(log.topic_id(), Some(id));
+    assert!(!meta.exists(), "written on the creation path");
+    drop(log);
+    let mut log = PartitionLog::open(&dir, small(), opts(Shutdown::Unclean, 0), 0).unwrap();
+    assert_eq!(log.topic_id(), None);
+    assert_eq!(log.log_end_offset(), 0);
+    log.set_topic_id(id).unwrap();
+    assert!(!meta.exists());
+
+    // The scheduler tick writes it even with nothing to flush.
+    assert!(!log.flush_if_due(1).unwrap());
+    assert_eq!(
+        crate::partition_metadata::read(&dir)
+            .unwrap()
+            .unwrap()
+            .topic_id,
+        id
+    );
+    assert!(!dir.join("partition.metadata.tmp").exists());
+    assert!(log.set_topic_id(Uuid([6; 16])).is_err());
+
+    // An append writes it before any data.
+    let (_t2, dir2) = tdir();
+    let mut log = PartitionLog::create(&dir2, Some(id), small(), 0).unwrap();
+    let b = client_batch(1, 10_000, 40);
+    assert!(
+        log.leader_append_may_block(&b, 0).unwrap(),
+        "the write fsyncs"
+    );
+    produce(&mut log, 1, 1, 0);
+    assert_eq!(
+        crate::partition_metadata::read(&dir2)
+            .unwrap()
+            .unwrap()
+            .topic_id,
+        id
+    );
+    drop(log);
+    let log = PartitionLog::open(&dir2, small(), opts(Shutdown::Unclean, 0), 0).unwrap();
+    assert_eq!((log.topic_id(), log.log_end_offset()), (Some(id), 1));
+
+    // A clean close writes it too.
+    let (_t3, dir3) = tdir();
+    let log = PartitionLog::create(&dir3, Some(id), small(), 0).unwrap();
+    log.close().unwrap();
+    assert_eq!(
+        crate::partition_metadata::read(&dir3)
+            .unwrap()
+            .unwrap()
+            .topic_id,
+        id
+    );
+}
+
+/// A new or reloaded idle partition keeps only its `.log` open: its empty indexes exist on
+/// disk, preallocated (Kafka creates them with the segment), but hold no descriptor.
+#[test]
+fn idle_partition_holds_no_index_descriptor() {
+    let (_t, dir) = tdir();
+    let index_lens = |dir: &Path| {
+        [INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX].map(|s| {
+            std::fs::metadata(dir.join(segment_file_name(0, s)))
+                .unwrap()
+                .len()
+        })
+    };
+    let log = PartitionLog::create(&dir, None, small(), 0).unwrap();
+    assert_eq!(log.active().index_files_open(), [false, false]);
+    assert_eq!(
+        index_lens(&dir),
+        [1024, 1020],
+        "preallocated to whole entries"
+    );
+    log.close().unwrap();
+    assert_eq!(index_lens(&dir), [0, 0], "trimmed at a clean close");
+
+    let mut log = PartitionLog::open(&dir, small(), opts(Shutdown::Clean, 0), 0).unwrap();
+    assert_eq!(log.active().index_files_open(), [false, false]);
+    assert_eq!(
+        index_lens(&dir),
+        [1024, 1020],
+        "the active segment's are extended again"
+    );
+    // The first index entries open them (index_interval_bytes is 256).
+    produce(&mut log, 4, 5, 0);
+    assert_eq!(log.active().index_files_open(), [true, true]);
+    log.close().unwrap();
+    let log = PartitionLog::open(&dir, small(), opts(Shutdown::Clean, 0), 0).unwrap();
+    assert_eq!(read_all(&log).len(), 4);
+}
