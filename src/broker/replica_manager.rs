@@ -587,8 +587,7 @@ impl ReplicaManager {
 
     /// Whether `topic`'s `cleanup.policy` includes `compact` (Produce refuses keyless records).
     pub(crate) fn topic_compacts(&self, image: &MetadataImage, topic: &str) -> bool {
-        let config = topic_config::for_topic(&self.default_config, image, topic);
-        config.log.cleanup_policy.compacts()
+        topic_config::compacts(&self.default_config, image, topic)
     }
 
     /// Every hosted partition, for the log cleaner (it checks each log's policy).
