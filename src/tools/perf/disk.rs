@@ -1,9 +1,13 @@
-//! The disk ceilings of `perf suite`: sustained write bytes/s with fdatasync, and the latency
-//! of one small append + fdatasync (what a metadata commit costs at least).
+//! The disk ceilings of `perf suite`: sustained write bytes/s with fdatasync, write bytes/s
+//! into the page cache, and the latency of one small append + fdatasync (what a metadata
+//! commit costs at least).
 //!
-//! The write ceiling writes one file in fixed chunks and calls fdatasync every
+//! The sustained write ceiling writes one file in fixed chunks and calls fdatasync every
 //! [`SYNC_EVERY_BYTES`] and at the end, so the page cache cannot absorb the run: the clock
-//! stops after the last fdatasync returned. The disk is shared, so every run is capped in
+//! stops after the last fdatasync returned. The page-cache ceiling writes one file in
+//! [`PAGE_CACHE_CHUNK_BYTES`] writes (the size of a producer's default batch, so of one
+//! broker append) without any fsync: what appending to one partition's log costs at most,
+//! since buffered writes to one file are serialised by the kernel. The disk is shared, so every run is capped in
 //! bytes ([`DISK_BYTES_MAX`]) and time, checks the free space first and refuses when less than
 //! twice the run plus [`FREE_BYTES_RESERVE`] is free, and deletes its files at the end (also
 //! on error, by a drop guard). Plain threads and std::fs: this measures the kernel and the
@@ -24,8 +28,10 @@ pub(super) const DISK_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
 pub(super) const DISK_BYTES_MAX: u64 = 16 * 1024 * 1024 * 1024;
 /// Free space left untouched on top of twice the run.
 const FREE_BYTES_RESERVE: u64 = 2 * 1024 * 1024 * 1024;
-/// Bytes per write() call.
+/// Bytes per write() call of the sustained ceiling.
 const CHUNK_BYTES: usize = 1024 * 1024;
+/// Bytes per write() call of the page-cache ceiling: Kafka's default `batch.size`.
+const PAGE_CACHE_CHUNK_BYTES: usize = 16 * 1024;
 /// Bytes between two fdatasyncs: a log segment flush's order of magnitude.
 const SYNC_EVERY_BYTES: u64 = 64 * 1024 * 1024;
 /// Longest write-ceiling run.
@@ -33,9 +39,27 @@ const WRITE_TIME_MAX: Duration = Duration::from_secs(60);
 /// Bytes appended before each timed fdatasync (a small metadata batch).
 const SYNC_SAMPLE_BYTES: usize = 4096;
 
-/// Sustained write throughput with fdatasync.
+/// How a write ceiling writes: to the disk (fdatasync every [`SYNC_EVERY_BYTES`]) or into
+/// the page cache only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WriteMode {
+    Synced,
+    PageCache,
+}
+
+impl WriteMode {
+    fn chunk_bytes(self) -> usize {
+        match self {
+            WriteMode::Synced => CHUNK_BYTES,
+            WriteMode::PageCache => PAGE_CACHE_CHUNK_BYTES,
+        }
+    }
+}
+
+/// Write throughput of one file, with fdatasync or into the page cache.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct DiskWrite {
+    pub(super) mode: WriteMode,
     pub(super) bytes: u64,
     pub(super) elapsed: Duration,
 }
@@ -46,18 +70,29 @@ impl DiskWrite {
     }
 
     pub(super) fn line(&self) -> String {
-        format!(
-            "disk write ceiling: {} bytes in {:.3} s with fdatasync every {} MiB, {:.2} MB/sec",
-            self.bytes,
-            self.elapsed.as_secs_f64(),
-            SYNC_EVERY_BYTES / (1024 * 1024),
-            self.bytes_per_sec() / MB
-        )
+        let how = match self.mode {
+            WriteMode::Synced => format!(
+                "disk write ceiling: {} bytes in {:.3} s with fdatasync every {} MiB",
+                self.bytes,
+                self.elapsed.as_secs_f64(),
+                SYNC_EVERY_BYTES / (1024 * 1024)
+            ),
+            WriteMode::PageCache => format!(
+                "page-cache write ceiling: {} bytes in {:.3} s in {} KiB writes to one file, \
+                 no fsync",
+                self.bytes,
+                self.elapsed.as_secs_f64(),
+                PAGE_CACHE_CHUNK_BYTES / 1024
+            ),
+        };
+        format!("{how}, {:.2} MB/sec", self.bytes_per_sec() / MB)
     }
 
     pub(super) fn to_json(self) -> String {
         let mut j = Json::new();
         j.u64("bytes", self.bytes);
+        j.u64("write_bytes", self.mode.chunk_bytes() as u64);
+        j.bool("fdatasync", self.mode == WriteMode::Synced);
         j.f64("elapsed_s", self.elapsed.as_secs_f64());
         j.f64("bytes_per_sec", self.bytes_per_sec());
         j.f64("mb_per_sec", self.bytes_per_sec() / MB);
@@ -172,31 +207,36 @@ pub(super) fn check_free(dir: &Path, bytes: u64) -> Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` (within [`WRITE_TIME_MAX`]) to a scratch file in `dir` with fdatasync
-/// every [`SYNC_EVERY_BYTES`] and at the end; the file is deleted afterwards.
-pub(super) fn measure_write(dir: &Path, bytes: u64) -> Result<DiskWrite> {
+/// Writes `bytes` (within [`WRITE_TIME_MAX`]) to a scratch file in `dir`, in `mode`: with
+/// fdatasync every [`SYNC_EVERY_BYTES`] and at the end, or into the page cache only (keep
+/// those runs below the dirty-page limits, or the kernel throttles them to the disk). The
+/// file is deleted afterwards (dirty pages of a deleted file are dropped, never written).
+pub(super) fn measure_write(dir: &Path, bytes: u64, mode: WriteMode) -> Result<DiskWrite> {
     check_room(dir, bytes)?;
     let mut scratch = ScratchFile::create(dir, "perf-disk-write")?;
     // Non-zero bytes, so no file system can store the run as holes.
-    let chunk = vec![0xa5_u8; CHUNK_BYTES];
+    let chunk = vec![0xa5_u8; mode.chunk_bytes()];
     let start = Instant::now();
     let mut written: u64 = 0;
     let mut unsynced: u64 = 0;
     while written < bytes && start.elapsed() < WRITE_TIME_MAX {
-        let n = (bytes - written).min(CHUNK_BYTES as u64) as usize;
+        let n = (bytes - written).min(chunk.len() as u64) as usize;
         scratch
             .file
             .write_all(&chunk[..n])
             .with_context(|| format!("writing {}", scratch.path.display()))?;
         written += n as u64;
         unsynced += n as u64;
-        if unsynced >= SYNC_EVERY_BYTES {
+        if mode == WriteMode::Synced && unsynced >= SYNC_EVERY_BYTES {
             sync(&scratch)?;
             unsynced = 0;
         }
     }
-    sync(&scratch)?;
+    if mode == WriteMode::Synced {
+        sync(&scratch)?;
+    }
     Ok(DiskWrite {
+        mode,
         bytes: written,
         elapsed: start.elapsed(),
     })
@@ -238,9 +278,15 @@ mod tests {
     #[test]
     fn small_runs_measure_and_leave_no_file() {
         let dir = tempfile::tempdir().unwrap();
-        let w = measure_write(dir.path(), 3 * 1024 * 1024 + 5).unwrap();
-        assert_eq!(w.bytes, 3 * 1024 * 1024 + 5);
-        assert!(w.bytes_per_sec() > 0.0);
+        for mode in [WriteMode::Synced, WriteMode::PageCache] {
+            let w = measure_write(dir.path(), 3 * 1024 * 1024 + 5, mode).unwrap();
+            assert_eq!(w.bytes, 3 * 1024 * 1024 + 5);
+            assert!(w.bytes_per_sec() > 0.0);
+            assert!(w.line().contains(match mode {
+                WriteMode::Synced => "fdatasync every 64 MiB",
+                WriteMode::PageCache => "16 KiB writes",
+            }));
+        }
         let s = measure_sync_latency(dir.path(), 5).unwrap();
         assert_eq!(s.samples, 5);
         assert!(s.latency.max > 0.0);
