@@ -128,6 +128,9 @@ impl Broker {
         t: &metadata::TopicImage,
         include_ops: bool,
     ) -> MetadataResponseTopic {
+        // Partitions whose log this node could not create: its replica is offline, as Kafka
+        // reports a replica in a failed log directory.
+        let offline_here = self.replicas.offline_partitions(&t.name);
         let partitions = t
             .partitions
             .iter()
@@ -136,7 +139,10 @@ impl Broker {
                     .replicas
                     .iter()
                     .copied()
-                    .filter(|r| !self.is_alive(image, *r))
+                    .filter(|&r| {
+                        !self.is_alive(image, r)
+                            || (r == self.settings.node_id && offline_here.contains(&index))
+                    })
                     .collect();
                 let error = if p.leader < 0 {
                     ErrorCode::LEADER_NOT_AVAILABLE

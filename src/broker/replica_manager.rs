@@ -160,6 +160,12 @@ pub(crate) struct ReplicaManager {
     partitions: RwLock<BTreeMap<TopicPartition, Arc<Partition>>>,
     /// Logs found on disk at start-up, adopted by `apply_image` when the image assigns them.
     loaded: Mutex<BTreeMap<TopicPartition, PartitionLog>>,
+    /// Partitions the image assigns here whose log could not be created or opened (a full
+    /// disk, EMFILE, a permission error), with their topic id. Kafka marks such a replica's
+    /// log directory offline: clients get KAFKA_STORAGE_ERROR for it and Metadata lists the
+    /// replica as offline, instead of a success that every later request contradicts. The
+    /// next image that touches the topic tries again.
+    offline: RwLock<BTreeMap<TopicPartition, Uuid>>,
     /// Woken on every append, for fetches waiting on `min_bytes`.
     appended: Notify,
 }
@@ -192,6 +198,7 @@ impl ReplicaManager {
             producer_expiry,
             partitions: RwLock::new(BTreeMap::new()),
             loaded: Mutex::new(loaded),
+            offline: RwLock::new(BTreeMap::new()),
             appended: Notify::new(),
         })
     }
@@ -206,6 +213,28 @@ impl ReplicaManager {
             .unwrap_or_else(|e| e.into_inner())
             .get(tp)
             .cloned()
+    }
+
+    /// The error for a request on a partition this node does not host: KAFKA_STORAGE_ERROR
+    /// when its log could not be created here (see `offline`), else NOT_LEADER_OR_FOLLOWER.
+    fn not_hosted_error(&self, tp: &TopicPartition) -> ErrorCode {
+        let offline = self.offline.read().unwrap_or_else(|e| e.into_inner());
+        if offline.contains_key(tp) {
+            ErrorCode::KAFKA_STORAGE_ERROR
+        } else {
+            ErrorCode::NOT_LEADER_OR_FOLLOWER
+        }
+    }
+
+    /// Indexes of `topic`'s partitions whose log could not be created on this node.
+    pub(crate) fn offline_partitions(&self, topic: &str) -> Vec<i32> {
+        let offline = self.offline.read().unwrap_or_else(|e| e.into_inner());
+        if offline.is_empty() {
+            return Vec::new();
+        }
+        let range = TopicPartition::new(topic.to_string(), i32::MIN)
+            ..=TopicPartition::new(topic.to_string(), i32::MAX);
+        offline.range(range).map(|(tp, _)| tp.partition).collect()
     }
 
     fn delete(&self, log: PartitionLog) {
@@ -282,7 +311,7 @@ impl ReplicaManager {
     ) -> Option<AppendOutcome> {
         let Some(p) = self.get(tp) else {
             return Some(AppendOutcome::Failed {
-                error: ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                error: self.not_hosted_error(tp),
                 message: None,
             });
         };
@@ -433,7 +462,7 @@ impl ReplicaManager {
     fn read_one(&self, r: &ReadRequest, budget: usize, first: bool) -> ReadOutcome {
         let Some(p) = self.get(&r.tp) else {
             return ReadOutcome::Failed {
-                error: ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                error: self.not_hosted_error(&r.tp),
                 high_watermark: -1,
                 log_start_offset: -1,
             };
@@ -494,7 +523,7 @@ impl ReplicaManager {
     ) -> Result<Option<(i64, i64, i32)>, ErrorCode> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
-            let p = me.get(&tp).ok_or(ErrorCode::NOT_LEADER_OR_FOLLOWER)?;
+            let p = me.get(&tp).ok_or_else(|| me.not_hosted_error(&tp))?;
             let hw = p.high_watermark.load(Ordering::Acquire);
             let log = p.log();
             let epoch_of = |offset: i64| log.epoch_for_offset(offset).unwrap_or(-1);
@@ -529,7 +558,7 @@ impl ReplicaManager {
     ) -> Result<(i32, i64), ErrorCode> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
-            let p = me.get(&tp).ok_or(ErrorCode::NOT_LEADER_OR_FOLLOWER)?;
+            let p = me.get(&tp).ok_or_else(|| me.not_hosted_error(&tp))?;
             check_leader_epoch(current_leader_epoch, p.leader_epoch())?;
             let log = p.log();
             Ok(match log.end_offset_for_epoch(epoch) {
@@ -550,7 +579,7 @@ impl ReplicaManager {
     ) -> Result<i64, ErrorCode> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
-            let p = me.get(&tp).ok_or(ErrorCode::NOT_LEADER_OR_FOLLOWER)?;
+            let p = me.get(&tp).ok_or_else(|| me.not_hosted_error(&tp))?;
             let hw = p.high_watermark.load(Ordering::Acquire);
             let target = if offset == -1 { hw } else { offset };
             if target < 0 || target > hw {

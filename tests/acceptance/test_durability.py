@@ -76,3 +76,40 @@ def test_sigkill_during_produce_loses_no_acked_record(kb_servers):
         "(%d of them acked before the kill), first %s; %s" % (
             len(lost), len(lost_before_kill), lost[:5], summary)
     assert len(acked_before_kill) >= 3000
+
+
+def test_partition_whose_log_cannot_be_created_answers_storage_error(kb_servers):
+    """A partition log the broker cannot create (here a file stands where its directory must
+    go; in life a full disk or too many open files) is reported as Kafka reports a replica in
+    a failed log directory: KAFKA_STORAGE_ERROR (56) on produce, the replica listed offline in
+    Metadata. The topic's other partitions work."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaStorageError
+
+    srv = kb_servers().start().wait_ready()
+    topic = kb.unique_topic("offline")
+    (srv.data_dir / ("%s-1" % topic)).write_bytes(b"not a partition directory")
+    kb.create_topic(srv.bootstrap, topic, 2)
+    kb.wait_for(lambda: "cannot create the partition log" in srv.log_text(), 30,
+                "the server to log the failed partition log creation")
+
+    admin = KafkaAdminClient(bootstrap_servers=srv.bootstrap, request_timeout_ms=10000)
+    try:
+        [described] = admin.describe_topics([topic])
+        # kafka-python 3 names the fields as Kafka's JSON schema does; 2.x used "partition".
+        offline = {p.get("partition_index", p.get("partition")): p["offline_replicas"]
+                   for p in described["partitions"]}
+        assert offline == {0: [], 1: [1]}, "offline replicas per partition: %r" % offline
+    finally:
+        admin.close()
+
+    producer = KafkaProducer(bootstrap_servers=srv.bootstrap, retries=0, acks=1,
+                             request_timeout_ms=10000)
+    try:
+        ok = producer.send(topic, b"fine", partition=0).get(timeout=30)
+        assert ok.partition == 0 and ok.offset == 0
+        with pytest.raises(KafkaStorageError):
+            producer.send(topic, b"lost?", partition=1).get(timeout=30)
+    finally:
+        producer.close(timeout=5)

@@ -80,6 +80,19 @@ impl ReplicaManager {
             }
         }
 
+        // Forget failed creations of partitions that are gone or were recreated: the next
+        // creation (below) decides anew.
+        {
+            let mut offline = self.offline.write().unwrap_or_else(|e| e.into_inner());
+            offline.retain(|tp, id| {
+                let in_scope = scope.as_ref().is_none_or(|names| names.contains(&tp.topic));
+                !in_scope
+                    || wanted
+                        .get(tp)
+                        .is_some_and(|(wanted_id, _, _)| wanted_id == id)
+            });
+        }
+
         // Update the partitions we host; create the others without holding the map's lock.
         let mut create = Vec::new();
         {
@@ -195,10 +208,19 @@ impl ReplicaManager {
                 .dir
                 .create_log(tp, Some(topic_id), config.log.clone(), now),
         };
+        let offline = || self.offline.write().unwrap_or_else(|e| e.into_inner());
         let mut log = match log {
-            Ok(log) => log,
+            Ok(log) => {
+                offline().remove(tp);
+                log
+            }
             Err(e) => {
-                tracing::error!(%tp, "cannot create the partition log: {e}");
+                tracing::error!(
+                    %tp,
+                    "cannot create the partition log: {e}; the partition answers \
+                     KAFKA_STORAGE_ERROR until a later metadata change creates it"
+                );
+                offline().insert(tp.clone(), topic_id);
                 return None;
             }
         };
@@ -248,6 +270,7 @@ fn changed_topic_names(previous: &MetadataImage, image: &MetadataImage) -> BTree
 mod tests {
     use metadata::{MetadataDelta, MetadataRecord, MetadataRecordBody};
     use protocol::messages::{ConfigRecord, PartitionRecord, RemoveTopicRecord, TopicRecord};
+    use protocol::ErrorCode;
     use storage::log::LogConfig;
 
     use super::*;
@@ -352,5 +375,55 @@ mod tests {
         // An image that changed no topic costs nothing and changes nothing.
         m.apply_image(Some(&recreated), &recreated);
         assert_eq!(hosted(&m), now);
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_created_is_offline_until_a_later_image_creates_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = manager(dir.path());
+        // A file where the partition's directory must go: creating the log fails.
+        let blocker = dir.path().join("b-1");
+        std::fs::write(&blocker, b"not a directory").expect("write");
+        let first = next(&MetadataImage::empty(), topic("b", 2, 2));
+        m.apply_image(None, &first);
+        let tp = |p: i32| TopicPartition::new("b", p);
+        assert!(m.get(&tp(0)).is_some() && m.get(&tp(1)).is_none());
+        assert_eq!(m.offline_partitions("b"), vec![1]);
+        assert_eq!(m.not_hosted_error(&tp(1)), ErrorCode::KAFKA_STORAGE_ERROR);
+        assert!(m.offline_partitions("a").is_empty());
+        assert_eq!(
+            m.not_hosted_error(&TopicPartition::new("a", 0)),
+            ErrorCode::NOT_LEADER_OR_FOLLOWER
+        );
+
+        // The cause removed, the next image touching the topic creates the log.
+        std::fs::remove_file(&blocker).expect("remove");
+        let configured = next(
+            &first,
+            vec![MetadataRecordBody::Config(ConfigRecord {
+                resource_type: ConfigResource::TOPIC,
+                resource_name: "b".into(),
+                name: "retention.ms".into(),
+                value: Some("1000".into()),
+            })],
+        );
+        m.apply_image(Some(&first), &configured);
+        assert!(m.get(&tp(1)).is_some());
+        assert!(m.offline_partitions("b").is_empty());
+
+        // A failed partition of a deleted topic is forgotten with the topic.
+        std::fs::remove_dir_all(dir.path().join("b-1")).expect("remove dir");
+        let c = next(&configured, topic("c", 3, 1));
+        std::fs::write(dir.path().join("c-0"), b"x").expect("write");
+        m.apply_image(Some(&configured), &c);
+        assert_eq!(m.offline_partitions("c"), vec![0]);
+        let deleted = next(
+            &c,
+            vec![MetadataRecordBody::RemoveTopic(RemoveTopicRecord {
+                topic_id: Uuid([3; 16]),
+            })],
+        );
+        m.apply_image(Some(&c), &deleted);
+        assert!(m.offline_partitions("c").is_empty());
     }
 }
