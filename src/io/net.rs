@@ -2,10 +2,9 @@
 //! reads size-prefixed frames, hands each to the broker, and writes the answers back in order.
 //!
 //! Requests on one connection are handled one at a time, in order (Kafka's "muted channel"
-//! rule), so pipelined requests are always answered in the order they were sent; a reader
-//! task reads up to `READ_AHEAD_FRAMES` requests ahead meanwhile. The answer to a pipelined
-//! request is written as soon as it is ready but the socket is flushed only when no further
-//! request is already read, so a burst of requests costs one flush.
+//! rule), so pipelined requests are always answered in the order they were sent. The answer
+//! to a pipelined request is written as soon as it is ready but the socket is flushed only
+//! when no further whole request is already buffered, so a burst of requests costs one flush.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,8 +14,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 use crate::broker::{Broker, Outcome};
 
@@ -65,34 +63,27 @@ pub(crate) async fn serve(
     }
 }
 
-/// Frames read ahead of the one being handled, per connection. Bounds a connection's buffered
-/// requests to this many times `socket.request.max.bytes`.
-const READ_AHEAD_FRAMES: usize = 4;
-
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     broker: Arc<Broker>,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let (rd, wr) = stream.into_split();
     let mut wr = BufWriter::with_capacity(SOCKET_BUFFER_BYTES, wr);
-    // The reader runs as its own task, so reading and decoding the next requests overlaps
-    // with handling (appending) this one, possibly on the other core. Requests are still
-    // handled one at a time and answered in order, below.
-    let (frames, mut next) = mpsc::channel(READ_AHEAD_FRAMES);
+    let mut rd = BufReader::with_capacity(SOCKET_BUFFER_BYTES, rd);
     let max_frame = broker.socket_request_max_bytes();
-    let mut reader = AbortOnDrop(tokio::spawn(read_frames(
-        BufReader::with_capacity(SOCKET_BUFFER_BYTES, rd),
-        peer,
-        max_frame,
-        frames,
-        shutdown,
-    )));
-    // Frames read before the reader stopped (end of stream, shutdown, a bad frame) are still
-    // answered; then the reader's own result closes the connection.
-    while let Some(frame) = next.recv().await {
+    // One task reads, handles and answers: a request costs no hand-over to another task (and
+    // so no wake-up of another thread, which on a busy machine waits for a CPU: that wait,
+    // not the work, made the latency tail). Pipelined requests arrive together in one read
+    // of the buffered reader.
+    loop {
+        let frame = tokio::select! {
+            frame = read_frame(&mut rd, peer, max_frame) => frame?,
+            _ = shutdown.changed() => None,
+        };
+        let Some(frame) = frame else { break };
         match broker.handle_frame(frame, peer).await {
             Outcome::Respond(bytes) => wr.write_all(&bytes).await?,
             // A part larger than the buffer goes to the socket directly (after what is
@@ -103,70 +94,54 @@ async fn serve_connection(
                 }
             }
             Outcome::NoResponse => {}
-            Outcome::Close => {
-                wr.flush().await?;
-                return Ok(());
-            }
+            Outcome::Close => break,
         }
-        // A burst of pipelined requests costs one flush.
-        if next.is_empty() {
+        // A burst of pipelined requests costs one flush: flush once no whole request waits.
+        if !holds_whole_frame(rd.buffer()) {
             wr.flush().await?;
         }
     }
-    wr.flush().await?;
-    match (&mut reader.0).await {
-        Ok(result) => result,
-        Err(e) => Err(std::io::Error::other(e)),
+    wr.flush().await
+}
+
+/// Whether `buffered` starts with a whole size-prefixed frame.
+fn holds_whole_frame(buffered: &[u8]) -> bool {
+    match buffered.first_chunk::<4>() {
+        Some(size) => {
+            usize::try_from(i32::from_be_bytes(*size)).is_ok_and(|size| buffered.len() - 4 >= size)
+        }
+        None => false,
     }
 }
 
-/// Reads size-prefixed request frames into `frames` until end of stream, shutdown, a frame
-/// larger than `socket.request.max.bytes` (the connection is then closed, as Kafka does) or
-/// the handler going away.
-async fn read_frames(
-    mut rd: BufReader<OwnedReadHalf>,
+/// Reads the next size-prefixed request frame; `None` at end of stream or for a frame larger
+/// than `socket.request.max.bytes` (the connection is then closed, as Kafka does).
+async fn read_frame(
+    rd: &mut BufReader<OwnedReadHalf>,
     peer: SocketAddr,
     max_frame: usize,
-    frames: mpsc::Sender<Bytes>,
-    mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    loop {
-        let size = tokio::select! {
-            size = rd.read_i32() => match size {
-                Ok(size) => size,
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(e) => return Err(e),
-            },
-            _ = shutdown.changed() => return Ok(()),
-        };
-        let Some(size) = usize::try_from(size).ok().filter(|&s| s <= max_frame) else {
-            tracing::warn!(
-                %peer,
-                size,
-                max = max_frame,
-                "closing connection: request frame larger than socket.request.max.bytes or negative"
-            );
-            return Ok(());
-        };
-        // Read straight into a buffer of the frame's size: no zero-filling.
-        let mut frame = BytesMut::with_capacity(size);
-        let mut limited = (&mut rd).take(size as u64);
-        while frame.len() < size {
-            if limited.read_buf(&mut frame).await? == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-        }
-        if frames.send(frame.freeze()).await.is_err() {
-            return Ok(());
+) -> std::io::Result<Option<Bytes>> {
+    let size = match rd.read_i32().await {
+        Ok(size) => size,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(size) = usize::try_from(size).ok().filter(|&s| s <= max_frame) else {
+        tracing::warn!(
+            %peer,
+            size,
+            max = max_frame,
+            "closing connection: request frame larger than socket.request.max.bytes or negative"
+        );
+        return Ok(None);
+    };
+    // Read straight into a buffer of the frame's size: no zero-filling.
+    let mut frame = BytesMut::with_capacity(size);
+    let mut limited = rd.take(size as u64);
+    while frame.len() < size {
+        if limited.read_buf(&mut frame).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
     }
-}
-
-/// Aborts the reader task when the connection ends, whichever way.
-struct AbortOnDrop(JoinHandle<std::io::Result<()>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    Ok(Some(frame.freeze()))
 }
