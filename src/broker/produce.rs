@@ -134,3 +134,78 @@ impl Broker {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use protocol::messages::produce_request::PartitionProduceData;
+    use protocol::messages::ApiKey;
+    use protocol::records::{BatchBuilder, Compression};
+    use protocol::Uuid;
+
+    use super::*;
+    use crate::broker::test_broker::{topic_config_record, topic_records, TestBroker};
+
+    /// One record, keyed or not.
+    fn batch(key: Option<&[u8]>) -> Bytes {
+        let mut b = BatchBuilder::new(Compression::None);
+        b.append(1_000, key, Some(b"v"), &[]).expect("append");
+        b.build().expect("build").bytes
+    }
+
+    /// Produces one record to partition 0 of `topic` and returns the error code.
+    async fn produce(broker: &TestBroker, topic: &str, key: Option<&[u8]>) -> ErrorCode {
+        let request = ProduceRequest {
+            acks: -1,
+            timeout_ms: 30_000,
+            topic_data: vec![TopicProduceData {
+                name: topic.into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(batch(key)),
+                }],
+            }],
+            ..Default::default()
+        };
+        let response: ProduceResponse = broker.call(ApiKey::Produce, 9, &request).await;
+        ErrorCode(response.responses[0].partition_responses[0].error_code)
+    }
+
+    /// Kafka `LogValidator`: a compacted topic refuses a keyless record with INVALID_RECORD,
+    /// following `cleanup.policy` as the image changes it, and the broker's default.
+    #[tokio::test]
+    async fn keyless_records_on_compacted_topics_are_invalid() {
+        let broker = TestBroker::new(&[]);
+        broker.commit(topic_records("t", Uuid([1; 16]), 1));
+        let keyless = |b| produce(b, "t", None);
+        assert_eq!(keyless(&broker).await, ErrorCode::NONE);
+        for (policy, refused) in [
+            (Some("compact"), true),
+            (Some("delete"), false),
+            (Some(" delete, compact "), true),
+            (None, false),
+        ] {
+            broker.commit(vec![topic_config_record("t", "cleanup.policy", policy)]);
+            let expected = if refused {
+                ErrorCode::INVALID_RECORD
+            } else {
+                ErrorCode::NONE
+            };
+            assert_eq!(
+                keyless(&broker).await,
+                expected,
+                "cleanup.policy={policy:?}"
+            );
+            assert_eq!(
+                produce(&broker, "t", Some(b"k")).await,
+                ErrorCode::NONE,
+                "keyed, cleanup.policy={policy:?}"
+            );
+        }
+
+        // The broker's `log.cleanup.policy`, for topics without an override.
+        let broker = TestBroker::new(&["log.cleanup.policy=compact"]);
+        broker.commit(topic_records("c", Uuid([2; 16]), 1));
+        assert_eq!(produce(&broker, "c", None).await, ErrorCode::INVALID_RECORD);
+        assert_eq!(produce(&broker, "c", Some(b"k")).await, ErrorCode::NONE);
+    }
+}

@@ -246,11 +246,16 @@ fn changed_topic_names(previous: &MetadataImage, image: &MetadataImage) -> BTree
 
 #[cfg(test)]
 mod tests {
-    use metadata::{MetadataDelta, MetadataRecord, MetadataRecordBody};
-    use protocol::messages::{ConfigRecord, PartitionRecord, RemoveTopicRecord, TopicRecord};
+    use metadata::MetadataRecordBody;
+    use protocol::messages::RemoveTopicRecord;
     use storage::log::LogConfig;
 
     use super::*;
+    use crate::broker::test_broker::{next_image, topic_config_record, topic_records};
+
+    fn topic(name: &str, id: u8, partitions: i32) -> Vec<MetadataRecordBody> {
+        topic_records(name, Uuid([id; 16]), partitions)
+    }
 
     fn manager(dir: &std::path::Path) -> ReplicaManager {
         let config = PartitionConfig {
@@ -265,33 +270,6 @@ mod tests {
         ReplicaManager::open(1, dir.to_path_buf(), config, expiry).expect("open")
     }
 
-    fn next(image: &MetadataImage, records: Vec<MetadataRecordBody>) -> MetadataImage {
-        let mut delta = MetadataDelta::new(image);
-        for r in records {
-            delta.replay(&MetadataRecord::new(0, r)).expect("replay");
-        }
-        delta.apply()
-    }
-
-    fn topic(name: &str, id: u8, partitions: i32) -> Vec<MetadataRecordBody> {
-        let topic_id = Uuid([id; 16]);
-        let mut records = vec![MetadataRecordBody::Topic(TopicRecord {
-            name: name.into(),
-            topic_id,
-        })];
-        records.extend((0..partitions).map(|p| {
-            MetadataRecordBody::Partition(PartitionRecord {
-                partition_id: p,
-                topic_id,
-                replicas: vec![1],
-                isr: vec![1],
-                leader: 1,
-                ..Default::default()
-            })
-        }));
-        records
-    }
-
     fn hosted(m: &ReplicaManager) -> Vec<(String, i32, Uuid)> {
         let partitions = m.partitions.read().expect("lock");
         partitions
@@ -304,13 +282,13 @@ mod tests {
     fn follows_images_by_what_changed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let m = manager(dir.path());
-        let first = next(&MetadataImage::empty(), topic("a", 1, 2));
+        let first = next_image(&MetadataImage::empty(), topic("a", 1, 2));
         m.apply_image(None, &first);
         let a = |id: u8, p: i32| ("a".to_string(), p, Uuid([id; 16]));
         assert_eq!(hosted(&m), vec![a(1, 0), a(1, 1)]);
 
         // Many topics at once are created on several threads.
-        let many = next(
+        let many = next_image(
             &first,
             (0..40u8)
                 .flat_map(|i| topic(&format!("t{i:02}"), 10 + i, 1))
@@ -321,14 +299,9 @@ mod tests {
         assert!(dir.path().join("t39-0").is_dir());
 
         // A config override reaches the hosted partitions of its topic only.
-        let configured = next(
+        let configured = next_image(
             &many,
-            vec![MetadataRecordBody::Config(ConfigRecord {
-                resource_type: ConfigResource::TOPIC,
-                resource_name: "a".into(),
-                name: "retention.ms".into(),
-                value: Some("1000".into()),
-            })],
+            vec![topic_config_record("a", "retention.ms", Some("1000"))],
         );
         m.apply_image(Some(&many), &configured);
         let retention = |name: &str| {
@@ -343,7 +316,7 @@ mod tests {
             topic_id: Uuid([1; 16]),
         })];
         records.extend(topic("a", 99, 1));
-        let recreated = next(&configured, records);
+        let recreated = next_image(&configured, records);
         m.apply_image(Some(&configured), &recreated);
         let now = hosted(&m);
         assert_eq!(now.len(), 41);
