@@ -9,7 +9,7 @@ use protocol::messages::{ProduceRequest, ProduceResponse};
 use protocol::records;
 use protocol::{versions, ErrorCode};
 
-use super::replica_manager::AppendOutcome;
+use super::replica_manager::{AppendOutcome, Keys};
 use super::Broker;
 use storage::TopicPartition;
 
@@ -33,7 +33,6 @@ impl Broker {
         } in req.topic_data
         {
             let topic = image.topics.by_name(&name).cloned();
-            let compacted = topic.is_some() && self.replicas.topic_compacts(&image, &name);
             let mut parts = Vec::with_capacity(partition_data.len());
             for p in partition_data {
                 let index = p.index;
@@ -50,10 +49,10 @@ impl Broker {
                     }
                     Some(_) => match p.records {
                         None => Some(ErrorCode::INVALID_RECORD),
-                        Some(bytes) => match self.check_produce_batch(&bytes, version, compacted) {
-                            Ok(()) => {
+                        Some(bytes) => match self.check_produce_batch(&bytes, version) {
+                            Ok(keys) => {
                                 slots.push((responses.len(), parts.len()));
-                                batches.push((TopicPartition::new(&name, index), bytes));
+                                batches.push((TopicPartition::new(&name, index), bytes, keys));
                                 None
                             }
                             Err(code) => Some(code),
@@ -101,14 +100,10 @@ impl Broker {
     }
 
     /// The checks of spec §2.7 that need no log state: one well-formed v2 batch per
-    /// partition (Produce v3+), valid CRC, record count, size limits, zstd only from v7, and
-    /// a key on every record of a compacted topic (Kafka `LogValidator`: INVALID_RECORD).
-    fn check_produce_batch(
-        &self,
-        bytes: &Bytes,
-        version: i16,
-        compacted: bool,
-    ) -> Result<(), ErrorCode> {
+    /// partition (Produce v3+), valid CRC, record count, size limits, zstd only from v7.
+    /// Returns whether every record has a key, for the append to check against the
+    /// partition's `cleanup.policy` (Kafka `LogValidator`: INVALID_RECORD if compacted).
+    fn check_produce_batch(&self, bytes: &Bytes, version: i16) -> Result<Keys, ErrorCode> {
         if bytes.len() > self.settings.message_max_bytes {
             return Err(ErrorCode::MESSAGE_TOO_LARGE);
         }
@@ -123,15 +118,16 @@ impl Broker {
         }
         let summary = records::validate_client_batch_with(&batch, records::DECOMPRESSED_BYTES_MAX)
             .map_err(|e| ErrorCode(e.error_code()))?;
-        if compacted && !summary.all_keyed {
-            return Err(ErrorCode::INVALID_RECORD);
-        }
         let codec = records::Compression::from_attributes(batch.header.attributes)
             .map_err(|e| ErrorCode(e.error_code()))?;
         if codec == records::Compression::Zstd && version < 7 {
             return Err(ErrorCode::UNSUPPORTED_COMPRESSION_TYPE);
         }
-        Ok(())
+        Ok(if summary.all_keyed {
+            Keys::All
+        } else {
+            Keys::Missing
+        })
     }
 }
 

@@ -90,8 +90,7 @@ impl ReplicaManager {
                     continue;
                 };
                 p.leader_epoch.store(epoch, Ordering::Release);
-                p.log_append_time
-                    .store(config.log_append_time, Ordering::Release);
+                p.set_config(&config);
                 let mut log = p.log();
                 if *log.config() != config.log {
                     if let Err(e) = log.set_config(config.log) {
@@ -211,13 +210,7 @@ impl ReplicaManager {
             tracing::warn!(%tp, "topic config not applied: {e}");
         }
         let producers = PartitionProducers::load(&log, self.producer_expiry, now);
-        Some(Partition::new(
-            topic_id,
-            epoch,
-            config.log_append_time,
-            log,
-            producers,
-        ))
+        Some(Partition::new(topic_id, epoch, &config, log, producers))
     }
 }
 
