@@ -3,6 +3,8 @@
 //! anything that changes metadata goes to the controller as a request and comes back as
 //! committed records, so the broker cannot tell which mode (KRaft, legacy) it runs in.
 
+#[cfg(test)]
+mod alloc_tests;
 mod api_versions;
 mod configs;
 mod controller_apis;
@@ -17,6 +19,8 @@ mod metadata;
 mod produce;
 pub(crate) mod producer_state;
 pub(crate) mod replica_manager;
+#[cfg(test)]
+mod test_broker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +31,7 @@ use protocol::messages::{ApiKey, Message, RequestBody};
 use protocol::{versions, ErrorCode};
 use tokio::sync::watch;
 
+use crate::config::{Listener, ServerConfig};
 use crate::io::controller_client::ControllerClient;
 use replica_manager::ReplicaManager;
 
@@ -80,6 +85,65 @@ pub(crate) struct Broker {
 }
 
 impl Broker {
+    /// The broker of `config`, answering for `advertised`, serving the applied metadata
+    /// `image` from `replicas`, and sending metadata changes to `controller`.
+    pub(crate) fn new(
+        config: &ServerConfig,
+        cluster_id: String,
+        advertised: &Listener,
+        image: watch::Receiver<Arc<::metadata::MetadataImage>>,
+        replicas: Arc<ReplicaManager>,
+        controller: ControllerClient,
+    ) -> Self {
+        Broker {
+            settings: BrokerSettings {
+                node_id: config.node_id,
+                cluster_id,
+                listener_name: advertised.name.clone(),
+                advertised_host: advertised
+                    .host
+                    .clone()
+                    .unwrap_or_else(|| "localhost".to_string()),
+                advertised_port: i32::from(advertised.port),
+                rack: config.broker_rack.clone(),
+                socket_request_max_bytes: config.socket_request_max_bytes.max(0) as usize,
+                message_max_bytes: config.message_max_bytes.max(0) as usize,
+                auto_create_topics: config.auto_create_topics_enable,
+                broker_configs: config
+                    .broker_config_entries()
+                    .into_iter()
+                    .map(|(k, e)| (k.to_string(), e.value, e.is_default))
+                    .collect(),
+            },
+            image,
+            replicas,
+            controller,
+            fetch_sessions: Default::default(),
+            producer_ids: Default::default(),
+            groups: group::GroupCoordinatorHandle::new(
+                group::GroupSettings {
+                    core: group::coordinator::CoordinatorConfig {
+                        initial_rebalance_delay_ms: i64::from(
+                            config.group_initial_rebalance_delay_ms.max(0),
+                        ),
+                        min_session_timeout_ms: config.group_min_session_timeout_ms,
+                        max_session_timeout_ms: config.group_max_session_timeout_ms,
+                        offsets_retention_ms: i64::from(config.offsets_retention_minutes)
+                            .saturating_mul(60_000),
+                        group_max_size: config.group_max_size.max(1) as usize,
+                    },
+                    offsets_topic_partitions: config.offsets_topic_num_partitions,
+                    offsets_topic_replication_factor: config.offsets_topic_replication_factor,
+                    offsets_topic_segment_bytes: config.offsets_topic_segment_bytes,
+                    offsets_retention_check_interval: std::time::Duration::from_millis(
+                        config.offsets_retention_check_interval_ms.max(1) as u64,
+                    ),
+                },
+                rand::random(),
+            ),
+        }
+    }
+
     pub(crate) fn socket_request_max_bytes(&self) -> usize {
         self.settings.socket_request_max_bytes
     }

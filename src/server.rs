@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::broker::replica_manager::ReplicaManager;
-use crate::broker::{Broker, BrokerSettings};
+use crate::broker::Broker;
 use crate::config::{LoadedConfig, ServerConfig};
 use crate::io::{net, quorum};
 use crate::tools::storage as storage_tool;
@@ -164,53 +164,14 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
     );
     let image_rx = follow_image(replicas.clone(), quorum.image.clone());
 
-    let broker = Arc::new(Broker {
-        settings: BrokerSettings {
-            node_id,
-            cluster_id: cluster_id.clone(),
-            listener_name: advertised.name.clone(),
-            advertised_host: advertised
-                .host
-                .clone()
-                .unwrap_or_else(|| "localhost".to_string()),
-            advertised_port: i32::from(advertised.port),
-            rack: config.broker_rack.clone(),
-            socket_request_max_bytes: config.socket_request_max_bytes.max(0) as usize,
-            message_max_bytes: config.message_max_bytes.max(0) as usize,
-            auto_create_topics: config.auto_create_topics_enable,
-            broker_configs: config
-                .broker_config_entries()
-                .into_iter()
-                .map(|(k, e)| (k.to_string(), e.value, e.is_default))
-                .collect(),
-        },
-        image: image_rx,
-        replicas: replicas.clone(),
-        controller: quorum.client.clone(),
-        fetch_sessions: Default::default(),
-        producer_ids: Default::default(),
-        groups: crate::broker::group::GroupCoordinatorHandle::new(
-            crate::broker::group::GroupSettings {
-                core: crate::broker::group::coordinator::CoordinatorConfig {
-                    initial_rebalance_delay_ms: i64::from(
-                        config.group_initial_rebalance_delay_ms.max(0),
-                    ),
-                    min_session_timeout_ms: config.group_min_session_timeout_ms,
-                    max_session_timeout_ms: config.group_max_session_timeout_ms,
-                    offsets_retention_ms: i64::from(config.offsets_retention_minutes)
-                        .saturating_mul(60_000),
-                    group_max_size: config.group_max_size.max(1) as usize,
-                },
-                offsets_topic_partitions: config.offsets_topic_num_partitions,
-                offsets_topic_replication_factor: config.offsets_topic_replication_factor,
-                offsets_topic_segment_bytes: config.offsets_topic_segment_bytes,
-                offsets_retention_check_interval: std::time::Duration::from_millis(
-                    config.offsets_retention_check_interval_ms.max(1) as u64,
-                ),
-            },
-            rand::random(),
-        ),
-    });
+    let broker = Arc::new(Broker::new(
+        &config,
+        cluster_id.clone(),
+        &advertised,
+        image_rx,
+        replicas.clone(),
+        quorum.client.clone(),
+    ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut servers = Vec::new();

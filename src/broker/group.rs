@@ -28,7 +28,7 @@ use protocol::ErrorCode;
 use storage::TopicPartition;
 use tokio::sync::{oneshot, watch, Notify};
 
-use super::replica_manager::{ReadOutcome, ReadRequest, ReplicaManager};
+use super::replica_manager::{Keys, ReadOutcome, ReadRequest, ReplicaManager};
 use super::Broker;
 use coordinator::{
     CommittedOffset, CoordinatorConfig, GroupCoordinator, JoinRequest, JoinResult, Millis, Reply,
@@ -464,7 +464,11 @@ impl Broker {
         let tp = TopicPartition::new(OFFSETS_TOPIC, offsets::partition_for(group_id, partitions));
         let batch = offsets::build_batch(records, super::replica_manager::now_ms())
             .map_err(|_| ErrorCode::RECORD_LIST_TOO_LARGE)?;
-        let outcome = self.replicas.append(vec![(tp.clone(), batch)]).await;
+        // Offset and group metadata records are always keyed (`__consumer_offsets` compacts).
+        let outcome = self
+            .replicas
+            .append(vec![(tp.clone(), batch, Keys::All)])
+            .await;
         match outcome.into_iter().next() {
             Some(super::replica_manager::AppendOutcome::Appended { .. }) => Ok(()),
             Some(super::replica_manager::AppendOutcome::Failed { error, message }) => {

@@ -9,7 +9,7 @@ use protocol::messages::{ProduceRequest, ProduceResponse};
 use protocol::records;
 use protocol::{versions, ErrorCode};
 
-use super::replica_manager::AppendOutcome;
+use super::replica_manager::{AppendOutcome, Keys};
 use super::Broker;
 use storage::TopicPartition;
 
@@ -33,7 +33,6 @@ impl Broker {
         } in req.topic_data
         {
             let topic = image.topics.by_name(&name).cloned();
-            let compacted = topic.is_some() && self.replicas.topic_compacts(&image, &name);
             let mut parts = Vec::with_capacity(partition_data.len());
             for p in partition_data {
                 let index = p.index;
@@ -50,10 +49,10 @@ impl Broker {
                     }
                     Some(_) => match p.records {
                         None => Some(ErrorCode::INVALID_RECORD),
-                        Some(bytes) => match self.check_produce_batch(&bytes, version, compacted) {
-                            Ok(()) => {
+                        Some(bytes) => match self.check_produce_batch(&bytes, version) {
+                            Ok(keys) => {
                                 slots.push((responses.len(), parts.len()));
-                                batches.push((TopicPartition::new(&name, index), bytes));
+                                batches.push((TopicPartition::new(&name, index), bytes, keys));
                                 None
                             }
                             Err(code) => Some(code),
@@ -101,14 +100,10 @@ impl Broker {
     }
 
     /// The checks of spec §2.7 that need no log state: one well-formed v2 batch per
-    /// partition (Produce v3+), valid CRC, record count, size limits, zstd only from v7, and
-    /// a key on every record of a compacted topic (Kafka `LogValidator`: INVALID_RECORD).
-    fn check_produce_batch(
-        &self,
-        bytes: &Bytes,
-        version: i16,
-        compacted: bool,
-    ) -> Result<(), ErrorCode> {
+    /// partition (Produce v3+), valid CRC, record count, size limits, zstd only from v7.
+    /// Returns whether every record has a key, for the append to check against the
+    /// partition's `cleanup.policy` (Kafka `LogValidator`: INVALID_RECORD if compacted).
+    fn check_produce_batch(&self, bytes: &Bytes, version: i16) -> Result<Keys, ErrorCode> {
         if bytes.len() > self.settings.message_max_bytes {
             return Err(ErrorCode::MESSAGE_TOO_LARGE);
         }
@@ -123,14 +118,90 @@ impl Broker {
         }
         let summary = records::validate_client_batch_with(&batch, records::DECOMPRESSED_BYTES_MAX)
             .map_err(|e| ErrorCode(e.error_code()))?;
-        if compacted && !summary.all_keyed {
-            return Err(ErrorCode::INVALID_RECORD);
-        }
         let codec = records::Compression::from_attributes(batch.header.attributes)
             .map_err(|e| ErrorCode(e.error_code()))?;
         if codec == records::Compression::Zstd && version < 7 {
             return Err(ErrorCode::UNSUPPORTED_COMPRESSION_TYPE);
         }
-        Ok(())
+        Ok(if summary.all_keyed {
+            Keys::All
+        } else {
+            Keys::Missing
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::messages::produce_request::PartitionProduceData;
+    use protocol::messages::ApiKey;
+    use protocol::records::{BatchBuilder, Compression};
+    use protocol::Uuid;
+
+    use super::*;
+    use crate::broker::test_broker::{topic_config_record, topic_records, TestBroker};
+
+    /// One record, keyed or not.
+    fn batch(key: Option<&[u8]>) -> Bytes {
+        let mut b = BatchBuilder::new(Compression::None);
+        b.append(1_000, key, Some(b"v"), &[]).expect("append");
+        b.build().expect("build").bytes
+    }
+
+    /// Produces one record to partition 0 of `topic` and returns the error code.
+    async fn produce(broker: &TestBroker, topic: &str, key: Option<&[u8]>) -> ErrorCode {
+        let request = ProduceRequest {
+            acks: -1,
+            timeout_ms: 30_000,
+            topic_data: vec![TopicProduceData {
+                name: topic.into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(batch(key)),
+                }],
+            }],
+            ..Default::default()
+        };
+        let response: ProduceResponse = broker.call(ApiKey::Produce, 9, &request).await;
+        ErrorCode(response.responses[0].partition_responses[0].error_code)
+    }
+
+    /// Kafka `LogValidator`: a compacted topic refuses a keyless record with INVALID_RECORD,
+    /// following `cleanup.policy` as the image changes it, and the broker's default.
+    #[tokio::test]
+    async fn keyless_records_on_compacted_topics_are_invalid() {
+        let broker = TestBroker::new(&[]);
+        broker.commit(topic_records("t", Uuid([1; 16]), 1));
+        let keyless = |b| produce(b, "t", None);
+        assert_eq!(keyless(&broker).await, ErrorCode::NONE);
+        for (policy, refused) in [
+            (Some("compact"), true),
+            (Some("delete"), false),
+            (Some(" delete, compact "), true),
+            (None, false),
+        ] {
+            broker.commit(vec![topic_config_record("t", "cleanup.policy", policy)]);
+            let expected = if refused {
+                ErrorCode::INVALID_RECORD
+            } else {
+                ErrorCode::NONE
+            };
+            assert_eq!(
+                keyless(&broker).await,
+                expected,
+                "cleanup.policy={policy:?}"
+            );
+            assert_eq!(
+                produce(&broker, "t", Some(b"k")).await,
+                ErrorCode::NONE,
+                "keyed, cleanup.policy={policy:?}"
+            );
+        }
+
+        // The broker's `log.cleanup.policy`, for topics without an override.
+        let broker = TestBroker::new(&["log.cleanup.policy=compact"]);
+        broker.commit(topic_records("c", Uuid([2; 16]), 1));
+        assert_eq!(produce(&broker, "c", None).await, ErrorCode::INVALID_RECORD);
+        assert_eq!(produce(&broker, "c", Some(b"k")).await, ErrorCode::NONE);
     }
 }

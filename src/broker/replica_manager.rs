@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use metadata::MetadataImage;
 use protocol::{records, ErrorCode, Uuid};
 use storage::log::{FirstBatch, LogCheckpoints, PartitionLog};
 use storage::{LogDir, TopicPartition};
@@ -56,6 +55,10 @@ pub(crate) struct Partition {
     leader_epoch: AtomicI32,
     /// `message.timestamp.type=LogAppendTime` (the topic config can change at runtime).
     log_append_time: AtomicBool,
+    /// `cleanup.policy` includes `compact`: appends refuse batches with a keyless record.
+    /// Set from the topic config whenever an image changes it, so an append reads a flag
+    /// rather than the config.
+    compacted: AtomicBool,
     /// Held briefly by page-cache appends on network tasks; rolls, fsyncs and the lookups of
     /// reads take it on blocking threads (a read's `pread` runs after releasing it).
     log: Mutex<PartitionLog>,
@@ -69,7 +72,7 @@ impl Partition {
     fn new(
         topic_id: Uuid,
         leader_epoch: i32,
-        log_append_time: bool,
+        config: &PartitionConfig,
         log: PartitionLog,
         producers: PartitionProducers,
     ) -> Self {
@@ -78,7 +81,8 @@ impl Partition {
         Self {
             topic_id,
             leader_epoch: AtomicI32::new(leader_epoch),
-            log_append_time: AtomicBool::new(log_append_time),
+            log_append_time: AtomicBool::new(config.log_append_time),
+            compacted: AtomicBool::new(config.log.cleanup_policy.compacts()),
             log: Mutex::new(log),
             producers: Mutex::new(producers),
             high_watermark: AtomicI64::new(end),
@@ -101,6 +105,22 @@ impl Partition {
     fn producers(&self) -> std::sync::MutexGuard<'_, PartitionProducers> {
         self.producers.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Follows a change of the topic's config (the log's own settings are applied apart).
+    fn set_config(&self, config: &PartitionConfig) {
+        self.log_append_time
+            .store(config.log_append_time, Ordering::Release);
+        self.compacted
+            .store(config.log.cleanup_policy.compacts(), Ordering::Release);
+    }
+}
+
+/// Whether every record of a batch has a key, as validating it found. A compacted topic
+/// refuses a batch with a keyless record (Kafka `LogValidator`: INVALID_RECORD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keys {
+    All,
+    Missing,
 }
 
 /// Result of appending one partition's batch.
@@ -246,7 +266,7 @@ impl ReplicaManager {
         }
     }
 
-    /// Appends each `(partition, batch)` and reports per batch, in order.
+    /// Appends each `(partition, batch, keys)` and reports per batch, in order.
     ///
     /// An append that only writes to the page cache runs right here, on the connection's task:
     /// it is one `pwrite` under the partition's lock, as Kafka appends on its request threads,
@@ -255,29 +275,33 @@ impl ReplicaManager {
     /// the blocking pool in one hop, so no network thread waits on the disk.
     pub(crate) async fn append(
         self: &Arc<Self>,
-        batches: Vec<(TopicPartition, Bytes)>,
+        batches: Vec<(TopicPartition, Bytes, Keys)>,
     ) -> Vec<AppendOutcome> {
         let now = now_ms();
         let mut outcomes = Vec::with_capacity(batches.len());
-        let mut pending = batches.into_iter().map(|(tp, b)| (tp, owned_batch(b)));
+        let mut pending = batches
+            .into_iter()
+            .map(|(tp, b, keys)| (tp, owned_batch(b), keys));
         let mut blocked = None;
-        for (tp, mut batch) in pending.by_ref() {
-            match self.append_one(&tp, &mut batch, now, MayBlock::No) {
+        for (tp, mut batch, keys) in pending.by_ref() {
+            match self.append_one(&tp, &mut batch, keys, now, MayBlock::No) {
                 Some(outcome) => outcomes.push(outcome),
                 None => {
-                    blocked = Some((tp, batch));
+                    blocked = Some((tp, batch, keys));
                     break;
                 }
             }
         }
         if let Some(first) = blocked {
-            let rest: Vec<(TopicPartition, BytesMut)> =
+            let rest: Vec<(TopicPartition, BytesMut, Keys)> =
                 std::iter::once(first).chain(pending).collect();
             let n = rest.len();
             let me = self.clone();
             let tail = tokio::task::spawn_blocking(move || {
                 rest.into_iter()
-                    .map(|(tp, mut batch)| me.append_one(&tp, &mut batch, now, MayBlock::Yes))
+                    .map(|(tp, mut batch, keys)| {
+                        me.append_one(&tp, &mut batch, keys, now, MayBlock::Yes)
+                    })
                     .collect::<Option<Vec<_>>>()
             })
             .await
@@ -306,6 +330,7 @@ impl ReplicaManager {
         &self,
         tp: &TopicPartition,
         batch: &mut BytesMut,
+        keys: Keys,
         now: i64,
         may_block: MayBlock,
     ) -> Option<AppendOutcome> {
@@ -315,6 +340,14 @@ impl ReplicaManager {
                 message: None,
             });
         };
+        // Kafka checks the key rule against the log's config when it validates an append
+        // (`LogValidator`), before producer state: so do we, with the partition's flag.
+        if keys == Keys::Missing && p.compacted.load(Ordering::Acquire) {
+            return Some(AppendOutcome::Failed {
+                error: ErrorCode::INVALID_RECORD,
+                message: None,
+            });
+        }
         // LogAppendTime topics: the broker's clock stamps the batch (the CRC is recomputed,
         // spec §2.6), and the producer is told that time. (Idempotent: a batch deferred to
         // the blocking pool is stamped again with the same `now`.)
@@ -612,11 +645,6 @@ impl ReplicaManager {
         })
         .await
         .unwrap_or_default()
-    }
-
-    /// Whether `topic`'s `cleanup.policy` includes `compact` (Produce refuses keyless records).
-    pub(crate) fn topic_compacts(&self, image: &MetadataImage, topic: &str) -> bool {
-        topic_config::compacts(&self.default_config, image, topic)
     }
 
     /// Every hosted partition, for the log cleaner (it checks each log's policy).

@@ -103,8 +103,7 @@ impl ReplicaManager {
                     continue;
                 };
                 p.leader_epoch.store(epoch, Ordering::Release);
-                p.log_append_time
-                    .store(config.log_append_time, Ordering::Release);
+                p.set_config(&config);
                 let mut log = p.log();
                 if *log.config() != config.log {
                     if let Err(e) = log.set_config(config.log) {
@@ -233,13 +232,7 @@ impl ReplicaManager {
             tracing::warn!(%tp, "topic config not applied: {e}");
         }
         let producers = PartitionProducers::load(&log, self.producer_expiry, now);
-        Some(Partition::new(
-            topic_id,
-            epoch,
-            config.log_append_time,
-            log,
-            producers,
-        ))
+        Some(Partition::new(topic_id, epoch, &config, log, producers))
     }
 }
 
@@ -268,12 +261,17 @@ fn changed_topic_names(previous: &MetadataImage, image: &MetadataImage) -> BTree
 
 #[cfg(test)]
 mod tests {
-    use metadata::{MetadataDelta, MetadataRecord, MetadataRecordBody};
-    use protocol::messages::{ConfigRecord, PartitionRecord, RemoveTopicRecord, TopicRecord};
+    use metadata::MetadataRecordBody;
+    use protocol::messages::RemoveTopicRecord;
     use protocol::ErrorCode;
     use storage::log::LogConfig;
 
     use super::*;
+    use crate::broker::test_broker::{next_image, topic_config_record, topic_records};
+
+    fn topic(name: &str, id: u8, partitions: i32) -> Vec<MetadataRecordBody> {
+        topic_records(name, Uuid([id; 16]), partitions)
+    }
 
     fn manager(dir: &std::path::Path) -> ReplicaManager {
         let config = PartitionConfig {
@@ -288,33 +286,6 @@ mod tests {
         ReplicaManager::open(1, dir.to_path_buf(), config, expiry).expect("open")
     }
 
-    fn next(image: &MetadataImage, records: Vec<MetadataRecordBody>) -> MetadataImage {
-        let mut delta = MetadataDelta::new(image);
-        for r in records {
-            delta.replay(&MetadataRecord::new(0, r)).expect("replay");
-        }
-        delta.apply()
-    }
-
-    fn topic(name: &str, id: u8, partitions: i32) -> Vec<MetadataRecordBody> {
-        let topic_id = Uuid([id; 16]);
-        let mut records = vec![MetadataRecordBody::Topic(TopicRecord {
-            name: name.into(),
-            topic_id,
-        })];
-        records.extend((0..partitions).map(|p| {
-            MetadataRecordBody::Partition(PartitionRecord {
-                partition_id: p,
-                topic_id,
-                replicas: vec![1],
-                isr: vec![1],
-                leader: 1,
-                ..Default::default()
-            })
-        }));
-        records
-    }
-
     fn hosted(m: &ReplicaManager) -> Vec<(String, i32, Uuid)> {
         let partitions = m.partitions.read().expect("lock");
         partitions
@@ -327,13 +298,13 @@ mod tests {
     fn follows_images_by_what_changed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let m = manager(dir.path());
-        let first = next(&MetadataImage::empty(), topic("a", 1, 2));
+        let first = next_image(&MetadataImage::empty(), topic("a", 1, 2));
         m.apply_image(None, &first);
         let a = |id: u8, p: i32| ("a".to_string(), p, Uuid([id; 16]));
         assert_eq!(hosted(&m), vec![a(1, 0), a(1, 1)]);
 
         // Many topics at once are created on several threads.
-        let many = next(
+        let many = next_image(
             &first,
             (0..40u8)
                 .flat_map(|i| topic(&format!("t{i:02}"), 10 + i, 1))
@@ -344,14 +315,9 @@ mod tests {
         assert!(dir.path().join("t39-0").is_dir());
 
         // A config override reaches the hosted partitions of its topic only.
-        let configured = next(
+        let configured = next_image(
             &many,
-            vec![MetadataRecordBody::Config(ConfigRecord {
-                resource_type: ConfigResource::TOPIC,
-                resource_name: "a".into(),
-                name: "retention.ms".into(),
-                value: Some("1000".into()),
-            })],
+            vec![topic_config_record("a", "retention.ms", Some("1000"))],
         );
         m.apply_image(Some(&many), &configured);
         let retention = |name: &str| {
@@ -366,7 +332,7 @@ mod tests {
             topic_id: Uuid([1; 16]),
         })];
         records.extend(topic("a", 99, 1));
-        let recreated = next(&configured, records);
+        let recreated = next_image(&configured, records);
         m.apply_image(Some(&configured), &recreated);
         let now = hosted(&m);
         assert_eq!(now.len(), 41);
@@ -384,7 +350,7 @@ mod tests {
         // A file where the partition's directory must go: creating the log fails.
         let blocker = dir.path().join("b-1");
         std::fs::write(&blocker, b"not a directory").expect("write");
-        let first = next(&MetadataImage::empty(), topic("b", 2, 2));
+        let first = next_image(&MetadataImage::empty(), topic("b", 2, 2));
         m.apply_image(None, &first);
         let tp = |p: i32| TopicPartition::new("b", p);
         assert!(m.get(&tp(0)).is_some() && m.get(&tp(1)).is_none());
@@ -398,14 +364,9 @@ mod tests {
 
         // The cause removed, the next image touching the topic creates the log.
         std::fs::remove_file(&blocker).expect("remove");
-        let configured = next(
+        let configured = next_image(
             &first,
-            vec![MetadataRecordBody::Config(ConfigRecord {
-                resource_type: ConfigResource::TOPIC,
-                resource_name: "b".into(),
-                name: "retention.ms".into(),
-                value: Some("1000".into()),
-            })],
+            vec![topic_config_record("b", "retention.ms", Some("1000"))],
         );
         m.apply_image(Some(&first), &configured);
         assert!(m.get(&tp(1)).is_some());
@@ -413,11 +374,11 @@ mod tests {
 
         // A failed partition of a deleted topic is forgotten with the topic.
         std::fs::remove_dir_all(dir.path().join("b-1")).expect("remove dir");
-        let c = next(&configured, topic("c", 3, 1));
+        let c = next_image(&configured, topic("c", 3, 1));
         std::fs::write(dir.path().join("c-0"), b"x").expect("write");
         m.apply_image(Some(&configured), &c);
         assert_eq!(m.offline_partitions("c"), vec![0]);
-        let deleted = next(
+        let deleted = next_image(
             &c,
             vec![MetadataRecordBody::RemoveTopic(RemoveTopicRecord {
                 topic_id: Uuid([3; 16]),

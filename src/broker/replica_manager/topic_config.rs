@@ -63,17 +63,6 @@ fn parse_cleanup_policy(value: &str) -> CleanupPolicy {
     cleanup_policy(parts.contains(&"compact"), parts.contains(&"delete"))
 }
 
-/// Whether `topic` is compacted. Reads only its `cleanup.policy` override, not the whole
-/// config as [`for_topic`] does: Produce asks this for every topic of every request.
-pub(crate) fn compacts(base: &PartitionConfig, image: &MetadataImage, topic: &str) -> bool {
-    image
-        .configs
-        .topic(topic)
-        .and_then(|overrides| overrides.get("cleanup.policy"))
-        .map_or(base.log.cleanup_policy, |v| parse_cleanup_policy(v.trim()))
-        .compacts()
-}
-
 /// `base` with the topic's overrides applied. Values were validated by the controller
 /// before they were committed; one that still does not parse keeps the broker's value.
 pub(crate) fn for_topic(
@@ -113,48 +102,5 @@ pub(crate) fn for_topic(
 fn set<T: std::str::FromStr>(field: &mut T, value: &str) {
     if let Ok(v) = value.parse() {
         *field = v;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use metadata::{ConfigResource, MetadataDelta, MetadataRecord, MetadataRecordBody};
-    use protocol::messages::ConfigRecord;
-    use storage::log::LogConfig;
-
-    use super::*;
-
-    /// `compacts` (Produce's shortcut) agrees with the full config of `for_topic`.
-    #[test]
-    fn compacts_agrees_with_the_full_topic_config() {
-        let base = PartitionConfig {
-            log: LogConfig::default(),
-            log_append_time: false,
-        };
-        let mut delta = MetadataDelta::new(&MetadataImage::default());
-        for (topic, policy) in [
-            ("c", "compact"),
-            ("cd", " delete, compact "),
-            ("d", "delete"),
-        ] {
-            let record = MetadataRecordBody::Config(ConfigRecord {
-                resource_type: ConfigResource::TOPIC,
-                resource_name: topic.into(),
-                name: "cleanup.policy".into(),
-                value: Some(policy.into()),
-            });
-            delta
-                .replay(&MetadataRecord::new(0, record))
-                .expect("replay");
-        }
-        let image = delta.apply();
-        for (topic, compacted) in [("c", true), ("cd", true), ("d", false), ("none", false)] {
-            assert_eq!(compacts(&base, &image, topic), compacted, "{topic}");
-            let full = for_topic(&base, &image, topic)
-                .log
-                .cleanup_policy
-                .compacts();
-            assert_eq!(full, compacted, "{topic}");
-        }
     }
 }

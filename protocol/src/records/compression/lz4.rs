@@ -103,7 +103,12 @@ fn frame_len(input: &[u8]) -> Result<usize> {
 
 pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
     let frame = &input[..frame_len(input)?];
-    read_capped(CODEC, lz4_flex::frame::FrameDecoder::new(frame), limit)
+    read_capped(
+        CODEC,
+        lz4_flex::frame::FrameDecoder::new(frame),
+        frame.len(),
+        limit,
+    )
 }
 
 /// Writes the frame Kafka's `Lz4BlockOutputStream` writes: FLG 0x60 (version 01, independent

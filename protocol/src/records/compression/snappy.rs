@@ -35,7 +35,9 @@ pub(super) fn decompress(input: &[u8], limit: usize) -> Result<Vec<u8>> {
     if input.is_empty() {
         return Err(corrupt("empty snappy section"));
     }
-    let mut out = Vec::new();
+    // Sized as `read_capped` sizes its output (see there): the chunks' own lengths are
+    // checked against `limit` one by one, as they come.
+    let mut out = Vec::with_capacity(input.len().min(limit));
     if !input.starts_with(&XERIAL_MAGIC) {
         decode_block(input, limit, &mut out)?;
         return Ok(out);
