@@ -10,6 +10,7 @@
 
 pub(crate) mod cleaning;
 mod config;
+mod flush;
 mod loader;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,8 @@ pub use config::{
     RETENTION_MS_DEFAULT, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_DEFAULT,
     SEGMENT_MS_DEFAULT,
 };
+use flush::FlushScope;
+pub use flush::{FlushJob, FlushOutcome};
 
 /// How the log dir was shut down last time (from `.kafka_cleanshutdown`, spec §1.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,10 +122,13 @@ pub struct PartitionLog {
     /// scheduler tick, as Kafka's `PartitionMetadataFile.record` + `maybeFlush`.
     topic_id_unflushed: bool,
     last_flush_ms: i64,
-    /// A segment file was created or deleted since the last directory fsync.
-    dir_needs_sync: bool,
+    /// Bumped whenever a segment file is created or deleted; the directory needs an fsync
+    /// while it is above `dir_synced_version`, the version the last directory fsync covered.
+    dir_version: u64,
+    dir_synced_version: u64,
     /// Bumped whenever existing segments are deleted, truncated or replaced (not on append or
-    /// roll): the log cleaner discards a pass planned under an older layout.
+    /// roll): the log cleaner discards a pass planned under an older layout, and a flush
+    /// planned under one does not move the recovery point.
     layout_version: u64,
 }
 
@@ -275,12 +281,12 @@ impl PartitionLog {
             end = None;
         }
         // Step 5. Kafka creates this segment without an fsync; the next flush fsyncs the
-        // directory (`dir_needs_sync`).
-        let mut dir_needs_sync = false;
+        // directory (`dir_version`).
+        let mut dir_version = 0;
         if segments.is_empty() {
             let base = options.log_start_offset.max(0);
             segments.insert(base, Segment::create(dir, base, seg_config, now_ms)?);
-            dir_needs_sync = true;
+            dir_version = 1;
         }
         let Some((_, active)) = segments.iter_mut().next_back() else {
             unreachable!("a segment was just ensured")
@@ -312,7 +318,8 @@ impl PartitionLog {
             topic_id,
             topic_id_unflushed: false,
             last_flush_ms: now_ms,
-            dir_needs_sync,
+            dir_version,
+            dir_synced_version: 0,
             layout_version: 0,
         };
         Ok(log)
@@ -320,8 +327,13 @@ impl PartitionLog {
 
     fn sync_dir(&mut self) -> Result<()> {
         fs_util::sync_dir(&self.dir)?;
-        self.dir_needs_sync = false;
+        self.dir_synced_version = self.dir_version;
         Ok(())
+    }
+
+    /// A segment file was created or deleted: the next flush fsyncs the directory.
+    fn dir_changed(&mut self) {
+        self.dir_version += 1;
     }
 
     fn active(&self) -> &Segment {
@@ -382,7 +394,7 @@ impl PartitionLog {
 
     /// Writes a recorded topic id to `partition.metadata` if not done yet (Kafka
     /// `maybeFlushMetadataFile`). Called before every append, so no data is durable without
-    /// its topic id, and by `flush` and `flush_if_due` (Kafka's scheduled flush).
+    /// its topic id, and by `flush` and `plan_flush_if_due` (Kafka's scheduled flush).
     pub fn flush_topic_id(&mut self) -> Result<()> {
         if let (true, Some(id)) = (self.topic_id_unflushed, self.topic_id) {
             partition_metadata::write(&self.dir, id)?;
@@ -711,7 +723,7 @@ impl PartitionLog {
 
     /// Starts a new active segment at `max(new_base, log end offset)` (Kafka `LocalLog.roll`);
     /// a base above the log end offset moves the log end offset there. The old segment's
-    /// indexes are trimmed; it is fsynced later by `flush_if_due`, as Kafka flushes it
+    /// indexes are trimmed; it is fsynced later by `plan_flush_if_due`, as Kafka flushes it
     /// asynchronously after a roll.
     pub fn roll(&mut self, new_base: i64, now_ms: i64) -> Result<()> {
         let new_base = new_base.max(self.log_end_offset);
@@ -727,7 +739,7 @@ impl PartitionLog {
         active.on_become_inactive()?;
         let seg = Segment::create(&self.dir, new_base, self.config.segment_config(), now_ms)?;
         self.segments.insert(new_base, seg);
-        self.dir_needs_sync = true;
+        self.dir_changed();
         // Offsets between the old end and the new base (a follower gap) are simply absent.
         self.log_end_offset = self.log_end_offset.max(new_base);
         Ok(())
@@ -958,7 +970,7 @@ impl PartitionLog {
                 seg.delete()?;
             }
         }
-        self.dir_needs_sync = true;
+        self.dir_changed();
         let first = *self.segments.keys().next().expect("a segment remains");
         self.maybe_increment_log_start_offset(first)?;
         self.recovery_point = self.recovery_point.max(first);
@@ -983,7 +995,7 @@ impl PartitionLog {
         for base in doomed {
             if let Some(seg) = self.segments.remove(&base) {
                 seg.delete()?;
-                self.dir_needs_sync = true;
+                self.dir_changed();
             }
         }
         self.active_mut().truncate_to(offset, now_ms)?;
@@ -1004,7 +1016,7 @@ impl PartitionLog {
         }
         let seg = Segment::create(&self.dir, offset, self.config.segment_config(), now_ms)?;
         self.segments.insert(offset, seg);
-        self.dir_needs_sync = true;
+        self.dir_changed();
         self.leader_epochs.clear()?;
         self.log_start_offset = offset;
         self.log_end_offset = offset;
@@ -1015,59 +1027,23 @@ impl PartitionLog {
     // ---- durability ---------------------------------------------------------------------
 
     /// Fsyncs every segment holding unflushed data (and the directory if segments were
-    /// created or deleted); the recovery point becomes the log end offset.
+    /// created or deleted); the recovery point becomes the log end offset. Runs the fsyncs
+    /// under the caller's borrow: a caller holding a lock others wait on runs
+    /// [`Self::plan_flush_if_due`]'s job outside it instead (see `log::flush`).
     pub fn flush(&mut self) -> Result<()> {
         self.flush_topic_id()?;
-        self.flush_up_to(self.log_end_offset)
-    }
-
-    fn flush_up_to(&mut self, offset: i64) -> Result<()> {
-        if offset > self.recovery_point {
-            let from = self
-                .segments
-                .range(..=self.recovery_point)
-                .next_back()
-                .map_or(i64::MIN, |(b, _)| *b);
-            for seg in self.segments.range(from..offset).map(|(_, s)| s) {
-                seg.flush()?;
-            }
-        }
-        if self.dir_needs_sync {
-            self.sync_dir()?;
-        }
-        self.recovery_point = self.recovery_point.max(offset);
-        Ok(())
-    }
-
-    /// Periodic flush (Kafka's scheduler): segments rolled since the last flush, then
-    /// everything if `flush.messages` or `flush.ms` is due. Returns whether it fsynced.
-    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<bool> {
-        self.flush_topic_id()?;
-        let active_base = self.active().base_offset();
-        let mut flushed = false;
-        if self.recovery_point < active_base {
-            self.flush_up_to(active_base)?;
-            flushed = true;
-        }
-        let due = self.unflushed_messages() >= self.config.flush_interval_messages
-            || (self.unflushed_messages() > 0
-                && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms);
-        if due {
-            self.flush()?;
-            self.last_flush_ms = now_ms;
-            flushed = true;
-        }
-        Ok(flushed)
+        self.flush_to(self.log_end_offset, FlushScope::Unflushed)
     }
 
     /// Clean close: final time-index entries, indexes trimmed (no zero padding left), all data
-    /// fsynced. Returns the values for the log dir's checkpoints, which the caller writes
-    /// before `.kafka_cleanshutdown`.
+    /// and every changed index fsynced. Returns the values for the log dir's checkpoints,
+    /// which the caller writes before `.kafka_cleanshutdown`.
     pub fn close(mut self) -> Result<LogCheckpoints> {
         for seg in self.segments.values_mut() {
             seg.close()?;
         }
-        self.flush()?;
+        self.flush_topic_id()?;
+        self.flush_to(self.log_end_offset, FlushScope::Close)?;
         Ok(self.checkpoints())
     }
 }

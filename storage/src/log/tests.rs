@@ -11,7 +11,7 @@ fn header(b: &[u8]) -> protocol::records::BatchHeader {
     crate::batch::read_header(b).unwrap().unwrap()
 }
 
-fn small() -> LogConfig {
+pub(super) fn small() -> LogConfig {
     LogConfig {
         segment_bytes: 2048,
         index_interval_bytes: 256,
@@ -20,7 +20,7 @@ fn small() -> LogConfig {
     }
 }
 
-fn tdir() -> (tempfile::TempDir, PathBuf) {
+pub(super) fn tdir() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("my.topic-name-7");
     (tmp, dir)
@@ -35,7 +35,12 @@ fn opts(shutdown: Shutdown, recovery_point: i64) -> LoadOptions {
 }
 
 /// Appends `batches` client batches of `per` records each; timestamps = 10_000 + offset.
-fn produce(log: &mut PartitionLog, batches: usize, per: usize, epoch: i32) -> Vec<AppendInfo> {
+pub(super) fn produce(
+    log: &mut PartitionLog,
+    batches: usize,
+    per: usize,
+    epoch: i32,
+) -> Vec<AppendInfo> {
     (0..batches)
         .map(|_| {
             let ts = 10_000 + log.log_end_offset();
@@ -43,6 +48,14 @@ fn produce(log: &mut PartitionLog, batches: usize, per: usize, epoch: i32) -> Ve
             log.append_as_leader(&mut b, epoch, 0).unwrap()
         })
         .collect()
+}
+
+/// The periodic flush in its three steps; whether it fsynced anything.
+pub(super) fn flush_if_due(log: &mut PartitionLog, now_ms: i64) -> bool {
+    match log.plan_flush_if_due(now_ms).unwrap() {
+        Some(job) => log.complete_flush(job.run()).unwrap(),
+        None => false,
+    }
 }
 
 /// Every batch from the log start to the end, as (base offset, last offset, epoch), checking
@@ -121,7 +134,7 @@ fn append_read_round_trip_across_rolls_and_restarts() {
     assert_eq!(read_all(&log), batches);
 }
 
-fn segment_bases_on_disk(dir: &Path) -> Vec<i64> {
+pub(super) fn segment_bases_on_disk(dir: &Path) -> Vec<i64> {
     let mut v: Vec<i64> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| {
@@ -598,7 +611,7 @@ fn segment_ms_rolls_by_timestamp() {
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
     // The rolled segment is fsynced by the periodic flush.
     assert_eq!(log.recovery_point(), 0);
-    assert!(log.flush_if_due(0).unwrap());
+    assert!(flush_if_due(&mut log, 0));
     assert_eq!(log.recovery_point(), 2);
 }
 
@@ -620,8 +633,8 @@ fn flush_interval_messages_fsyncs_on_append() {
     })
     .unwrap();
     produce(&mut log, 1, 1, 0);
-    assert!(!log.flush_if_due(50).unwrap());
-    assert!(log.flush_if_due(150).unwrap());
+    assert!(!flush_if_due(&mut log, 50));
+    assert!(flush_if_due(&mut log, 150));
     assert_eq!(log.recovery_point(), 7);
 }
 
@@ -738,7 +751,7 @@ fn partition_metadata_is_written_lazily_and_a_crash_before_loads() {
     assert!(!meta.exists());
 
     // The scheduler tick writes it even with nothing to flush.
-    assert!(!log.flush_if_due(1).unwrap());
+    assert!(!flush_if_due(&mut log, 1));
     assert_eq!(
         crate::partition_metadata::read(&dir)
             .unwrap()
