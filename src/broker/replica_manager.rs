@@ -24,6 +24,7 @@ use bytes::{Bytes, BytesMut};
 use metadata::MetadataImage;
 use protocol::{records, ErrorCode, Uuid};
 use storage::log::{FirstBatch, FlushJob, FlushOutcome, LogCheckpoints, PartitionLog};
+use storage::segment::DeletedFiles;
 use storage::{LogDir, TopicPartition};
 use tokio::sync::{watch, Notify};
 
@@ -562,11 +563,17 @@ impl ReplicaManager {
             if target < 0 || target > hw {
                 return Err(ErrorCode::OFFSET_OUT_OF_RANGE);
             }
-            let mut log = p.log();
-            let start = log
-                .delete_records_before(target)
-                .map_err(|e| storage_error_code(&e))?;
+            let (start, deleted) = {
+                let mut log = p.log();
+                log.delete_records_before(target)
+                    .map_err(|e| storage_error_code(&e))?
+            };
             p.log_start_offset.store(start, Ordering::Release);
+            // Unlinked without the log's lock (see `DeletedFiles`); a failure leaves
+            // `*.deleted` files that the next start removes.
+            if let Err(e) = deleted.remove() {
+                tracing::warn!(%tp, "cannot delete the segments below the log start offset: {e}");
+            }
             Ok(start)
         })
         .await
@@ -610,8 +617,9 @@ impl ReplicaManager {
     }
 
     /// Flush policy, retention and producer-state upkeep for every partition. Blocking. The
-    /// fsyncs (of rolled segments, of roll snapshots) run with the partition's log lock
-    /// released, so appends and fetches do not wait for them.
+    /// fsyncs (of rolled segments, of roll snapshots) and the unlinks of segments past
+    /// retention run with the partition's log lock released, so appends and fetches do not
+    /// wait for them.
     fn maintain(&self, retention_due: bool) {
         let now = now_ms();
         let partitions: Vec<(TopicPartition, Arc<Partition>)> = self
@@ -623,22 +631,20 @@ impl ReplicaManager {
             .collect();
         for (tp, p) in partitions {
             flush_if_due(&tp, &p, now, FlushJob::run);
-            let unsynced = {
+            let (deleted, unsynced) = {
                 let mut log = p.log();
-                if retention_due {
+                let deleted = retention_due.then(|| {
                     let hw = p.high_watermark.load(Ordering::Acquire);
-                    match log.apply_retention(now, hw) {
-                        Ok(0) => {}
-                        Ok(n) => {
-                            tracing::info!(%tp, segments = n, "deleted segments past retention")
-                        }
-                        Err(e) => tracing::error!(%tp, "retention failed: {e}"),
-                    }
+                    let deleted = log.apply_retention(now, hw);
                     p.log_start_offset
                         .store(log.log_start_offset(), Ordering::Release);
-                }
-                p.producers().maintain(&log, now)
+                    deleted
+                });
+                (deleted, p.producers().maintain(&log, now))
             };
+            if let Some(deleted) = deleted {
+                remove_past_retention(&tp, deleted);
+            }
             unsynced.sync(&tp);
         }
     }
@@ -712,6 +718,22 @@ fn flush_if_due(
     let outcome = run_job(job);
     if let Err(e) = p.log().complete_flush(outcome) {
         tracing::error!(%tp, "flush failed: {e}");
+    }
+}
+
+/// Unlinks the segment files retention renamed to `*.deleted`, after the log's lock was
+/// released, and logs the outcome (a failure leaves files that the next start removes).
+fn remove_past_retention(tp: &TopicPartition, deleted: storage::Result<DeletedFiles>) {
+    match deleted {
+        Ok(files) if files.segments() == 0 => {}
+        Ok(files) => {
+            let segments = files.segments();
+            match files.remove() {
+                Ok(()) => tracing::info!(%tp, segments, "deleted segments past retention"),
+                Err(e) => tracing::error!(%tp, "deleting segments past retention: {e}"),
+            }
+        }
+        Err(e) => tracing::error!(%tp, "retention failed: {e}"),
     }
 }
 

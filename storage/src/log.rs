@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::fs_util;
 use crate::leader_epoch::{EpochEndOffset, LeaderEpochCache, UNDEFINED_EPOCH_OFFSET};
 use crate::partition_metadata;
-use crate::segment::{FileSlice, RollParams, Segment};
+use crate::segment::{DeletedFiles, FileSlice, RollParams, Segment};
 use crate::time_index::{TimestampOffset, NO_TIMESTAMP};
 use crate::topic_partition::{parse_log_dir_name, LogDirKind, TopicPartition};
 
@@ -886,22 +886,24 @@ impl PartitionLog {
 
     /// DeleteRecords: moves the log start offset up to `offset` (the caller checks it is at
     /// most the high watermark) and deletes the segments wholly below it. Returns the new log
-    /// start offset.
-    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64> {
+    /// start offset, and the deleted segments' files to unlink (see [`DeletedFiles`]).
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<(i64, DeletedFiles)> {
         if offset > self.log_end_offset || offset < 0 {
             return Err(self.out_of_range(offset));
         }
         self.maybe_increment_log_start_offset(offset)?;
         let lso = self.log_start_offset;
-        self.delete_old_segments(i64::MAX, 0, |_, next| Ok(next.is_some_and(|n| n <= lso)))?;
-        Ok(self.log_start_offset)
+        let deleted =
+            self.delete_old_segments(i64::MAX, 0, |_, next| Ok(next.is_some_and(|n| n <= lso)))?;
+        Ok((self.log_start_offset, deleted))
     }
 
     /// Retention (Kafka `deleteOldSegments`): segments wholly below the log start offset, then
     /// with `cleanup.policy` delete, oldest segments while the log exceeds `retention.bytes`
     /// and segments whose largest timestamp is older than `retention.ms`. Never deletes data
-    /// at or above `high_watermark`. Returns the number of segments deleted.
-    pub fn apply_retention(&mut self, now_ms: i64, high_watermark: i64) -> Result<usize> {
+    /// at or above `high_watermark`. Returns the deleted segments' files, renamed to
+    /// `*.deleted`, for the caller to unlink after releasing its lock on the log.
+    pub fn apply_retention(&mut self, now_ms: i64, high_watermark: i64) -> Result<DeletedFiles> {
         let lso = self.log_start_offset;
         let mut deleted = self.delete_old_segments(high_watermark, now_ms, |_, next| {
             Ok(next.is_some_and(|n| n <= lso))
@@ -913,7 +915,7 @@ impl PartitionLog {
         let size = self.size_in_bytes() as i64;
         if retention_bytes >= 0 && size >= retention_bytes {
             let mut diff = size - retention_bytes;
-            deleted += self.delete_old_segments(high_watermark, now_ms, |seg, _| {
+            let by_size = self.delete_old_segments(high_watermark, now_ms, |seg, _| {
                 let s = seg.size() as i64;
                 Ok(if diff - s >= 0 {
                     diff -= s;
@@ -922,26 +924,29 @@ impl PartitionLog {
                     false
                 })
             })?;
+            deleted.extend(by_size);
         }
         let retention_ms = self.config.retention_ms;
         if retention_ms >= 0 {
-            deleted += self.delete_old_segments(high_watermark, now_ms, |seg, _| {
+            let by_time = self.delete_old_segments(high_watermark, now_ms, |seg, _| {
                 let ts = seg.max_timestamp_so_far()?.timestamp;
                 let largest = if ts >= 0 { ts } else { seg.last_modified_ms()? };
                 Ok(now_ms.saturating_sub(largest) > retention_ms)
             })?;
+            deleted.extend(by_time);
         }
         Ok(deleted)
     }
 
     /// Deletes the longest prefix of segments matching `predicate(segment, next_base)` whose
-    /// offsets are all below `high_watermark`; rolls first if that is every segment.
+    /// offsets are all below `high_watermark`; rolls first if that is every segment. The
+    /// files are only renamed to `*.deleted` here; the caller unlinks them.
     fn delete_old_segments(
         &mut self,
         high_watermark: i64,
         now_ms: i64,
         mut predicate: impl FnMut(&Segment, Option<i64>) -> Result<bool>,
-    ) -> Result<usize> {
+    ) -> Result<DeletedFiles> {
         let bases: Vec<i64> = self.segments.keys().copied().collect();
         let mut deletable = 0;
         for (i, base) in bases.iter().enumerate() {
@@ -955,8 +960,9 @@ impl PartitionLog {
                 break;
             }
         }
+        let mut deleted = DeletedFiles::default();
         if deletable == 0 {
-            return Ok(0);
+            return Ok(deleted);
         }
         self.layout_version += 1;
         if deletable == bases.len() {
@@ -967,14 +973,14 @@ impl PartitionLog {
         for base in &bases[..deletable] {
             if let Some(seg) = self.segments.remove(base) {
                 info!(file = %seg.log_path().display(), "deleting segment");
-                seg.delete()?;
+                deleted.extend(seg.mark_deleted()?);
             }
         }
         self.dir_changed();
         let first = *self.segments.keys().next().expect("a segment remains");
         self.maybe_increment_log_start_offset(first)?;
         self.recovery_point = self.recovery_point.max(first);
-        Ok(deletable)
+        Ok(deleted)
     }
 
     /// Removes every record at or above `offset` (follower truncation after a leader change,

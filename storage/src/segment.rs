@@ -5,6 +5,7 @@
 //! Input: segment files (untrusted, possibly written by Apache Kafka) and batch bytes from
 //! `PartitionLog`. Not thread-safe for writers; `&self` methods may run concurrently.
 
+mod deletion;
 mod scan;
 mod sync;
 
@@ -24,6 +25,7 @@ use crate::index::OffsetIndex;
 use crate::index_file::IndexFile;
 use crate::time_index::{TimeIndex, TimestampOffset, NO_TIMESTAMP};
 
+pub use deletion::DeletedFiles;
 pub(crate) use scan::{BatchReader, HeaderScanner, Next};
 pub(crate) use sync::{SegmentFile, SyncTarget};
 
@@ -807,25 +809,31 @@ impl Segment {
     /// leaves only files that load removes), then unlinked. Also removes a `.txnindex` and the
     /// producer snapshot named after the base offset, as Kafka does with the segment.
     pub(crate) fn delete(self) -> Result<()> {
-        self.delete_files(&[TXN_INDEX_FILE_SUFFIX, SNAPSHOT_FILE_SUFFIX])
+        self.mark_deleted()?.remove()
+    }
+
+    /// [`Self::delete`] without the unlinks, for a caller to run after releasing the log's
+    /// lock (Kafka renames under the lock too, and deletes later).
+    pub(crate) fn mark_deleted(self) -> Result<DeletedFiles> {
+        self.rename_to_deleted(&[TXN_INDEX_FILE_SUFFIX, SNAPSHOT_FILE_SUFFIX])
     }
 
     /// Deletes a segment the log cleaner replaced: like `delete`, but the producer snapshot
     /// stays (it describes an offset, not this segment's bytes; Kafka's `replaceSegments`
     /// keeps it too).
     pub(crate) fn delete_replaced(self) -> Result<()> {
-        self.delete_files(&[TXN_INDEX_FILE_SUFFIX])
+        self.rename_to_deleted(&[TXN_INDEX_FILE_SUFFIX])?.remove()
     }
 
     /// Deletes only this segment's own files (a discarded `.cleaned` output: the live
     /// segment of the same base keeps its `.txnindex` and snapshot).
     pub(crate) fn delete_own_files(self) -> Result<()> {
-        self.delete_files(&[])
+        self.rename_to_deleted(&[])?.remove()
     }
 
-    /// Renames the `.log` and indexes to `*.deleted`, then unlinks them and the files of
-    /// this base with the `also` suffixes.
-    fn delete_files(mut self, also: &[&str]) -> Result<()> {
+    /// Renames the `.log`, the indexes and the files of this base with the `also` suffixes
+    /// (those that exist) to `*.deleted`, and closes the segment's handles.
+    fn rename_to_deleted(mut self, also: &[&str]) -> Result<DeletedFiles> {
         let dir = self
             .log_path
             .parent()
@@ -836,22 +844,26 @@ impl Segment {
         let log_deleted = fs_util::with_suffix(&self.log_path, DELETED_FILE_SUFFIX);
         std::fs::rename(&self.log_path, &log_deleted).ctx(&self.log_path)?;
         doomed.push(log_deleted);
+        let not_found = |e: &Error| matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
         for idx in [self.offset_index.file_mut(), self.time_index.file_mut()] {
             let to = fs_util::with_suffix(idx.path(), DELETED_FILE_SUFFIX);
             match idx.rename(to.clone()) {
                 Ok(()) => doomed.push(to),
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) if not_found(&e) => {}
                 Err(e) => return Err(e),
             }
         }
         drop(self);
         for suffix in also {
-            fs_util::remove_if_exists(&dir.join(segment_file_name(base, suffix)))?;
+            let from = dir.join(segment_file_name(base, suffix));
+            let to = fs_util::with_suffix(&from, DELETED_FILE_SUFFIX);
+            match std::fs::rename(&from, &to).ctx(&from) {
+                Ok(()) => doomed.push(to),
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(e),
+            }
         }
-        for path in doomed {
-            fs_util::remove_if_exists(&path)?;
-        }
-        Ok(())
+        Ok(DeletedFiles::of_segment(doomed))
     }
 }
 

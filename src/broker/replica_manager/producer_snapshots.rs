@@ -409,7 +409,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (mut log, mut p) = written(&tmp);
         let bases = log.segment_base_offsets();
-        log.delete_records_before(bases[2]).unwrap();
+        let (_, deleted) = log.delete_records_before(bases[2]).unwrap();
+        deleted.remove().unwrap();
         let unsynced = p.maintain(&log, T0);
         assert_eq!(snapshots(log.dir()), bases[3..].to_vec());
         assert!(

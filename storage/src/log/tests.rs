@@ -134,6 +134,33 @@ fn append_read_round_trip_across_rolls_and_restarts() {
     assert_eq!(read_all(&log), batches);
 }
 
+/// Retention with the renamed files unlinked at once; the number of segments deleted.
+fn retention(log: &mut PartitionLog, now_ms: i64, high_watermark: i64) -> usize {
+    let deleted = log.apply_retention(now_ms, high_watermark).unwrap();
+    let n = deleted.segments();
+    deleted.remove().unwrap();
+    n
+}
+
+/// DeleteRecords with the renamed files unlinked at once; the new log start offset.
+pub(super) fn delete_records(log: &mut PartitionLog, offset: i64) -> i64 {
+    let (start, deleted) = log.delete_records_before(offset).unwrap();
+    deleted.remove().unwrap();
+    start
+}
+
+/// Files of `dir` renamed for deletion and not yet unlinked.
+fn deleted_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy()
+                .ends_with(crate::segment::DELETED_FILE_SUFFIX)
+        })
+        .count()
+}
+
 pub(super) fn segment_bases_on_disk(dir: &Path) -> Vec<i64> {
     let mut v: Vec<i64> = std::fs::read_dir(dir)
         .unwrap()
@@ -384,9 +411,14 @@ fn retention_by_bytes_and_time() {
     produce(&mut log, 80, 3, 0);
     let before = log.segment_base_offsets();
     // Nothing is deleted above the high watermark.
-    assert_eq!(log.apply_retention(0, 0).unwrap(), 0);
-    let deleted = log.apply_retention(0, log.log_end_offset()).unwrap();
+    assert_eq!(retention(&mut log, 0, 0), 0);
+    let renamed = log.apply_retention(0, log.log_end_offset()).unwrap();
+    let deleted = renamed.segments();
     assert!(deleted > 0);
+    // The files are renamed under the caller's lock and unlinked after it.
+    assert_eq!(deleted_files(&dir), deleted * 3);
+    renamed.remove().unwrap();
+    assert_eq!(deleted_files(&dir), 0);
     assert!(log.size_in_bytes() <= 4096 + 2048);
     let after = log.segment_base_offsets();
     assert_eq!(log.log_start_offset(), after[0]);
@@ -405,9 +437,9 @@ fn retention_by_bytes_and_time() {
         ..small()
     })
     .unwrap();
-    assert_eq!(log.apply_retention(10_500, 240).unwrap(), 0);
+    assert_eq!(retention(&mut log, 10_500, 240), 0);
     let n = log.segment_base_offsets().len();
-    assert_eq!(log.apply_retention(20_000, 240).unwrap(), n);
+    assert_eq!(retention(&mut log, 20_000, 240), n);
     assert_eq!(log.segment_base_offsets(), vec![240]);
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (240, 240));
     let info = produce(&mut log, 1, 1, 0);
@@ -421,7 +453,7 @@ fn delete_records_moves_start_and_deletes_segments() {
     produce(&mut log, 60, 3, 0);
     let bases = log.segment_base_offsets();
     let target = bases[2] + 4;
-    assert_eq!(log.delete_records_before(target).unwrap(), target);
+    assert_eq!(delete_records(&mut log, target), target);
     assert_eq!(log.segment_base_offsets()[0], bases[2]);
     assert_eq!(log.log_start_offset(), target);
     assert!(log
@@ -431,11 +463,7 @@ fn delete_records_moves_start_and_deletes_segments() {
     let data = log.read(target, 10, 180, FirstBatch::AlwaysWhole).unwrap();
     assert_eq!(header(&data).base_offset, target - 1);
     assert!(log.delete_records_before(181).is_err());
-    assert_eq!(
-        log.delete_records_before(1).unwrap(),
-        target,
-        "never moves backwards"
-    );
+    assert_eq!(delete_records(&mut log, 1), target, "never moves backwards");
     // Checkpoint carries the start offset; reopening honours it.
     let cp = log.close().unwrap();
     assert_eq!(cp.log_start_offset, Some(target));
@@ -514,7 +542,7 @@ fn truncate_below_first_segment_restarts_the_log() {
     let mut log = PartitionLog::create(&dir, None, small(), 0).unwrap();
     produce(&mut log, 60, 3, 0);
     let bases = log.segment_base_offsets();
-    log.delete_records_before(bases[2]).unwrap();
+    delete_records(&mut log, bases[2]);
     assert!(log.truncate_to(bases[1], 0).unwrap());
     assert_eq!(log.segment_base_offsets(), vec![bases[1]]);
     assert_eq!(

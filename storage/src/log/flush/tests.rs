@@ -2,7 +2,7 @@
 //! completion (appends, truncation, segment deletion) and what the completion then claims.
 
 use super::*;
-use crate::log::tests::{produce, segment_bases_on_disk, small, tdir};
+use crate::log::tests::{delete_records, produce, segment_bases_on_disk, small, tdir};
 use crate::log::LogConfig;
 
 /// A config under which every flush is due at once (`flush.ms` = 0).
@@ -76,7 +76,7 @@ fn deleted_segment_in_a_job_is_fsynced_harmlessly() {
     let active = *bases.last().unwrap();
     assert_eq!(job.offset(), active);
 
-    log.delete_records_before(bases[1]).unwrap();
+    delete_records(&mut log, bases[1]);
     assert_eq!(segment_bases_on_disk(&dir), bases[1..]);
     let outcome = job.run();
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
