@@ -844,12 +844,11 @@ impl Segment {
         let log_deleted = fs_util::with_suffix(&self.log_path, DELETED_FILE_SUFFIX);
         std::fs::rename(&self.log_path, &log_deleted).ctx(&self.log_path)?;
         doomed.push(log_deleted);
-        let not_found = |e: &Error| matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
         for idx in [self.offset_index.file_mut(), self.time_index.file_mut()] {
             let to = fs_util::with_suffix(idx.path(), DELETED_FILE_SUFFIX);
             match idx.rename(to.clone()) {
                 Ok(()) => doomed.push(to),
-                Err(e) if not_found(&e) => {}
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }
@@ -857,10 +856,8 @@ impl Segment {
         for suffix in also {
             let from = dir.join(segment_file_name(base, suffix));
             let to = fs_util::with_suffix(&from, DELETED_FILE_SUFFIX);
-            match std::fs::rename(&from, &to).ctx(&from) {
-                Ok(()) => doomed.push(to),
-                Err(e) if not_found(&e) => {}
-                Err(e) => return Err(e),
+            if fs_util::rename_if_exists(&from, &to)? {
+                doomed.push(to);
             }
         }
         Ok(DeletedFiles::of_segment(doomed))
