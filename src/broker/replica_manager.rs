@@ -658,7 +658,7 @@ impl ReplicaManager {
     /// the next start skips recovery. Blocking. Logs are closed on up to 16 threads, as
     /// Kafka's `LogManager.shutdown` closes them on a pool of `num.recovery.threads.per.data.dir`
     /// threads: each close waits on fsyncs, and concurrent fsyncs overlap (1,000 partitions:
-    /// 11–19 s on one thread, 0.5–0.6 s here). As in Kafka, the checkpoints and the marker
+    /// 11–19 s on one thread, 0.4–0.6 s here). As in Kafka, the checkpoints and the marker
     /// are written only if every log closed.
     pub(crate) fn close(&self) -> anyhow::Result<()> {
         let partitions =

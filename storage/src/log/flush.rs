@@ -1,7 +1,7 @@
 //! Flushing a partition log in three steps, so that the fsyncs run without the caller's lock
 //! on the log (Kafka `UnifiedLog.flush`: `localLog.flush(offset)` outside the lock, then
 //! `lock synchronized { localLog.markFlushed(offset) }`). After a roll the fsync covers a
-//! whole segment, up to 1 GiB: seconds during which no append or fetch may wait.
+//! whole segment, up to 1 GiB: seconds that no append or fetch should wait for the lock.
 //!
 //! 1. Plan, under the lock ([`PartitionLog::plan_flush_if_due`]): which files to fsync, as
 //!    handles of their own, and the offset that makes durable.
