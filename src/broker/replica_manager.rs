@@ -8,7 +8,10 @@
 //! after each append.
 
 mod image_apply;
+mod parallel;
 mod producer_snapshots;
+#[cfg(test)]
+mod tests;
 mod topic_config;
 
 use std::collections::BTreeMap;
@@ -19,11 +22,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use protocol::{records, ErrorCode, Uuid};
-use storage::log::{FirstBatch, LogCheckpoints, PartitionLog};
+use storage::log::{FirstBatch, FlushJob, FlushOutcome, LogCheckpoints, PartitionLog};
+use storage::segment::DeletedFiles;
 use storage::{LogDir, TopicPartition};
 use tokio::sync::{watch, Notify};
 
 use super::producer_state::{ProducerBatch, ProducerExpiry, Verdict};
+use parallel::{map_on_threads, Mapped};
 use producer_snapshots::PartitionProducers;
 
 pub(crate) use topic_config::{partition_config_from, PartitionConfig};
@@ -59,8 +64,10 @@ pub(crate) struct Partition {
     /// Set from the topic config whenever an image changes it, so an append reads a flag
     /// rather than the config.
     compacted: AtomicBool,
-    /// Held briefly by page-cache appends on network tasks; rolls, fsyncs and the lookups of
-    /// reads take it on blocking threads (a read's `pread` runs after releasing it).
+    /// Held briefly by page-cache appends on network tasks; rolls and the lookups of reads
+    /// take it on blocking threads (a read's `pread` runs after releasing it). The periodic
+    /// flush's fsyncs run without it (see `flush_if_due`); only an append reaching
+    /// `flush.messages` fsyncs under it (that append waits for its fsync in any case).
     log: Mutex<PartitionLog>,
     /// Idempotent producers and their snapshots; locked only while holding `log`.
     producers: Mutex<PartitionProducers>,
@@ -618,11 +625,17 @@ impl ReplicaManager {
             if target < 0 || target > hw {
                 return Err(ErrorCode::OFFSET_OUT_OF_RANGE);
             }
-            let mut log = p.log();
-            let start = log
-                .delete_records_before(target)
-                .map_err(|e| storage_error_code(&e))?;
+            let (start, deleted) = {
+                let mut log = p.log();
+                log.delete_records_before(target)
+                    .map_err(|e| storage_error_code(&e))?
+            };
             p.log_start_offset.store(start, Ordering::Release);
+            // Unlinked without the log's lock (see `DeletedFiles`); a failure leaves
+            // `*.deleted` files that the next start removes.
+            if let Err(e) = deleted.remove() {
+                tracing::warn!(%tp, "cannot delete the segments below the log start offset: {e}");
+            }
             Ok(start)
         })
         .await
@@ -660,7 +673,10 @@ impl ReplicaManager {
         &self.dir
     }
 
-    /// Flush policy and retention for every partition. Blocking.
+    /// Flush policy, retention and producer-state upkeep for every partition. Blocking. The
+    /// fsyncs (of rolled segments, of roll snapshots) and the unlinks of segments past
+    /// retention run with the partition's log lock released, so appends and fetches do not
+    /// wait for them.
     fn maintain(&self, retention_due: bool) {
         let now = now_ms();
         let partitions: Vec<(TopicPartition, Arc<Partition>)> = self
@@ -671,21 +687,22 @@ impl ReplicaManager {
             .map(|(tp, p)| (tp.clone(), p.clone()))
             .collect();
         for (tp, p) in partitions {
-            let mut log = p.log();
-            if let Err(e) = log.flush_if_due(now) {
-                tracing::error!(%tp, "flush failed: {e}");
+            flush_if_due(&tp, &p, now, FlushJob::run);
+            let (deleted, unsynced) = {
+                let mut log = p.log();
+                let deleted = retention_due.then(|| {
+                    let hw = p.high_watermark.load(Ordering::Acquire);
+                    let deleted = log.apply_retention(now, hw);
+                    p.log_start_offset
+                        .store(log.log_start_offset(), Ordering::Release);
+                    deleted
+                });
+                (deleted, p.producers().maintain(&log, now))
+            };
+            if let Some(deleted) = deleted {
+                remove_past_retention(&tp, deleted);
             }
-            if retention_due {
-                let hw = p.high_watermark.load(Ordering::Acquire);
-                match log.apply_retention(now, hw) {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(%tp, segments = n, "deleted segments past retention"),
-                    Err(e) => tracing::error!(%tp, "retention failed: {e}"),
-                }
-                p.log_start_offset
-                    .store(log.log_start_offset(), Ordering::Release);
-            }
-            p.producers().maintain(&log, now);
+            unsynced.sync(&tp);
         }
     }
 
@@ -695,13 +712,104 @@ impl ReplicaManager {
     }
 
     /// Flushes and closes every log, writes the checkpoints and the clean-shutdown marker so
-    /// the next start skips recovery. Blocking.
+    /// the next start skips recovery. Blocking. Logs are closed on up to 16 threads, as
+    /// Kafka's `LogManager.shutdown` closes them on a pool of `num.recovery.threads.per.data.dir`
+    /// threads: each close waits on fsyncs, and concurrent fsyncs overlap (1,000 partitions:
+    /// 11–19 s on one thread, 0.4–0.6 s here). As in Kafka, the checkpoints and the marker
+    /// are written only if every log closed.
     pub(crate) fn close(&self) -> anyhow::Result<()> {
         let partitions =
             std::mem::take(&mut *self.partitions.write().unwrap_or_else(|e| e.into_inner()));
-        let mut checkpoints = Vec::new();
-        for (tp, p) in partitions {
-            let log = match Arc::try_unwrap(p) {
+        let leftovers = std::mem::take(&mut *self.loaded.lock().unwrap_or_else(|e| e.into_inner()));
+        let closing: Vec<Closing> = partitions
+            .into_iter()
+            .map(|(tp, p)| Closing::Hosted(tp, p))
+            .chain(
+                leftovers
+                    .into_values()
+                    .map(|log| Closing::Loaded(Box::new(log))),
+            )
+            .collect();
+        let Mapped::All(closed) = map_on_threads(closing, Closing::close) else {
+            anyhow::bail!("a thread closing partition logs panicked; no clean shutdown recorded");
+        };
+        let mut checkpoints = Vec::with_capacity(closed.len());
+        let mut failed = 0;
+        for result in closed {
+            match result {
+                Ok(c) => checkpoints.push(c),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    failed += 1;
+                }
+            }
+        }
+        anyhow::ensure!(
+            failed == 0,
+            "{failed} partition logs failed to close; no clean shutdown recorded"
+        );
+        self.dir.write_checkpoints(&checkpoints)?;
+        self.dir.write_clean_shutdown(-1)?;
+        Ok(())
+    }
+}
+
+/// Kafka's scheduled flush without holding the log's lock across the fsyncs (Kafka
+/// `UnifiedLog.flush`): the job is planned under `p`'s log lock, run by `run_job` after it is
+/// released, so appends and fetches proceed meanwhile, and completed under the lock again.
+/// `run_job` is `FlushJob::run`; tests pass one that appends before running it.
+fn flush_if_due(
+    tp: &TopicPartition,
+    p: &Partition,
+    now: i64,
+    run_job: impl FnOnce(FlushJob) -> FlushOutcome,
+) {
+    let job = match p.log().plan_flush_if_due(now) {
+        Ok(Some(job)) => job,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(%tp, "flush failed: {e}");
+            return;
+        }
+    };
+    let outcome = run_job(job);
+    if let Err(e) = p.log().complete_flush(outcome) {
+        tracing::error!(%tp, "flush failed: {e}");
+    }
+}
+
+/// Unlinks the segment files retention renamed to `*.deleted`, after the log's lock was
+/// released, and logs the outcome (a failure leaves files that the next start removes).
+fn remove_past_retention(tp: &TopicPartition, deleted: storage::Result<DeletedFiles>) {
+    match deleted {
+        Ok(files) if files.segments() == 0 => {}
+        Ok(files) => {
+            let segments = files.segments();
+            match files.remove() {
+                Ok(()) => tracing::info!(%tp, segments, "deleted segments past retention"),
+                Err(e) => tracing::error!(%tp, "deleting segments past retention: {e}"),
+            }
+        }
+        Err(e) => tracing::error!(%tp, "retention failed: {e}"),
+    }
+}
+
+/// A log to close at shutdown.
+#[derive(Debug)]
+enum Closing {
+    /// A hosted partition, with its producer state.
+    Hosted(TopicPartition, Arc<Partition>),
+    /// A log loaded at start-up that no image assigned.
+    Loaded(Box<PartitionLog>),
+}
+
+impl Closing {
+    /// Closes the log (final producer snapshot, trimmed indexes, everything fsynced) and
+    /// returns its checkpoint values.
+    fn close(self) -> anyhow::Result<LogCheckpoints> {
+        let log = match self {
+            Closing::Loaded(log) => *log,
+            Closing::Hosted(tp, p) => match Arc::try_unwrap(p) {
                 Ok(p) => {
                     let log = p.log.into_inner().unwrap_or_else(|e| e.into_inner());
                     let mut producers = p.producers.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -712,21 +820,16 @@ impl ReplicaManager {
                     // Still referenced by an in-flight request: flush what we can.
                     let mut log = p.log();
                     p.producers().close(&log);
-                    log.flush()?;
-                    checkpoints.push(log.checkpoints());
+                    log.flush()
+                        .map_err(|e| anyhow::anyhow!("cannot flush {tp}: {e}"))?;
                     tracing::warn!(%tp, "log still in use at shutdown; flushed, not closed");
-                    continue;
+                    return Ok(log.checkpoints());
                 }
-            };
-            checkpoints.push(log.close()?);
-        }
-        let leftovers = std::mem::take(&mut *self.loaded.lock().unwrap_or_else(|e| e.into_inner()));
-        for (_, log) in leftovers {
-            checkpoints.push(log.close()?);
-        }
-        self.dir.write_checkpoints(&checkpoints)?;
-        self.dir.write_clean_shutdown(-1)?;
-        Ok(())
+            },
+        };
+        let tp = log.topic_partition().clone();
+        log.close()
+            .map_err(|e| anyhow::anyhow!("cannot close {tp}: {e}"))
     }
 }
 

@@ -1,6 +1,8 @@
-//! Small file-system helpers: Kafka's atomic rewrite (tmp + fsync + rename + fsync dir).
+//! Small file-system helpers: Kafka's atomic rewrite (tmp + fsync + rename + fsync dir), and
+//! removes and renames that take a missing file as done.
 //!
-//! Callers are the checkpoint, `partition.metadata` and clean-shutdown writers.
+//! Callers are the checkpoint, `partition.metadata` and clean-shutdown writers, and segment
+//! deletion.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -74,5 +76,14 @@ pub(crate) fn remove_if_exists(path: &Path) -> Result<bool> {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(crate::Error::io(path, e)),
+    }
+}
+
+/// Renames a file, treating "not there" as success; returns whether it was renamed.
+pub(crate) fn rename_if_exists(from: &Path, to: &Path) -> Result<bool> {
+    match fs::rename(from, to) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(crate::Error::io(from, e)),
     }
 }

@@ -12,7 +12,6 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use crate::error::{Error, IoContext, Result};
@@ -30,8 +29,12 @@ pub(crate) struct IndexFile {
     max_entries: u64,
     /// We created, resized or wrote the file in this process: a clean close trims it.
     changed: bool,
-    /// Its length or content changed since the last fsync (atomic: `flush` takes `&self`).
-    unsynced: AtomicBool,
+    /// Counts changes of length or content; `synced_version` is the count the last
+    /// successful fsync covered. Versions rather than a flag, because the fsync runs after
+    /// the log's lock is released (`log::flush`): a change made meanwhile, or a second flush
+    /// planned meanwhile, must not be taken as synced by the first one's completion.
+    version: u64,
+    synced_version: u64,
 }
 
 impl IndexFile {
@@ -55,7 +58,8 @@ impl IndexFile {
             entries: 0,
             max_entries: len / entry_size,
             changed: true,
-            unsynced: AtomicBool::new(true),
+            version: 1,
+            synced_version: 0,
         })
     }
 
@@ -71,7 +75,8 @@ impl IndexFile {
             entries,
             max_entries: entries,
             changed: false,
-            unsynced: AtomicBool::new(false),
+            version: 0,
+            synced_version: 0,
         })
     }
 
@@ -156,7 +161,7 @@ impl IndexFile {
         self.file()?.write_all_at(entry, at).ctx(&self.path)?;
         self.entries += 1;
         self.changed = true;
-        *self.unsynced.get_mut() = true;
+        self.version += 1;
         Ok(())
     }
 
@@ -196,7 +201,7 @@ impl IndexFile {
         if len != self.max_entries * self.entry_size {
             self.with_file(|f| f.set_len(len))?;
             self.changed = true;
-            *self.unsynced.get_mut() = true;
+            self.version += 1;
         }
         self.max_entries = len / self.entry_size;
         self.entries = self.entries.min(self.max_entries);
@@ -208,15 +213,24 @@ impl IndexFile {
         self.resize(self.entries * self.entry_size)
     }
 
-    /// Fsyncs the file if we changed its length or content since the last fsync.
-    pub(crate) fn flush(&self) -> Result<()> {
-        if self.unsynced.swap(false, Ordering::AcqRel) {
-            if let Err(e) = self.with_file(File::sync_data) {
-                self.unsynced.store(true, Ordering::Release);
-                return Err(e);
-            }
+    /// If the file changed since its last fsync: a handle to fsync it with (a duplicate of the
+    /// kept-open one, or a new one), and the version that fsync covers, for
+    /// [`Self::mark_synced`]. Nothing is marked here: until the fsync succeeded the file
+    /// stays unsynced, so a failed fsync is retried by the next flush.
+    pub(crate) fn sync_handle(&self) -> Result<Option<(File, u64)>> {
+        if self.version == self.synced_version {
+            return Ok(None);
         }
-        Ok(())
+        let file = match self.file.get() {
+            Some(f) => f.try_clone().ctx(&self.path)?,
+            None => self.open_rw()?,
+        };
+        Ok(Some((file, self.version)))
+    }
+
+    /// A fsync through [`Self::sync_handle`] succeeded: changes up to `version` are durable.
+    pub(crate) fn mark_synced(&mut self, version: u64) {
+        self.synced_version = self.synced_version.max(version.min(self.version));
     }
 
     /// Largest slot whose key is ≤ `target`; `None` if the index is empty or its first key is

@@ -10,6 +10,7 @@
 
 pub(crate) mod cleaning;
 mod config;
+mod flush;
 mod loader;
 
 use std::collections::BTreeMap;
@@ -26,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::fs_util;
 use crate::leader_epoch::{EpochEndOffset, LeaderEpochCache, UNDEFINED_EPOCH_OFFSET};
 use crate::partition_metadata;
-use crate::segment::{FileSlice, RollParams, Segment};
+use crate::segment::{DeletedFiles, FileSlice, RollParams, Segment};
 use crate::time_index::{TimestampOffset, NO_TIMESTAMP};
 use crate::topic_partition::{parse_log_dir_name, LogDirKind, TopicPartition};
 
@@ -37,6 +38,8 @@ pub use config::{
     RETENTION_MS_DEFAULT, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_DEFAULT,
     SEGMENT_MS_DEFAULT,
 };
+use flush::FlushScope;
+pub use flush::{FlushJob, FlushOutcome};
 
 /// How the log dir was shut down last time (from `.kafka_cleanshutdown`, spec §1.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,10 +122,13 @@ pub struct PartitionLog {
     /// scheduler tick, as Kafka's `PartitionMetadataFile.record` + `maybeFlush`.
     topic_id_unflushed: bool,
     last_flush_ms: i64,
-    /// A segment file was created or deleted since the last directory fsync.
-    dir_needs_sync: bool,
+    /// Bumped whenever a segment file is created or deleted; the directory needs an fsync
+    /// while it is above `dir_synced_version`, the version the last directory fsync covered.
+    dir_version: u64,
+    dir_synced_version: u64,
     /// Bumped whenever existing segments are deleted, truncated or replaced (not on append or
-    /// roll): the log cleaner discards a pass planned under an older layout.
+    /// roll): the log cleaner discards a pass planned under an older layout, and a flush
+    /// planned under one does not move the recovery point.
     layout_version: u64,
 }
 
@@ -275,12 +281,12 @@ impl PartitionLog {
             end = None;
         }
         // Step 5. Kafka creates this segment without an fsync; the next flush fsyncs the
-        // directory (`dir_needs_sync`).
-        let mut dir_needs_sync = false;
+        // directory (`dir_version`).
+        let mut dir_version = 0;
         if segments.is_empty() {
             let base = options.log_start_offset.max(0);
             segments.insert(base, Segment::create(dir, base, seg_config, now_ms)?);
-            dir_needs_sync = true;
+            dir_version = 1;
         }
         let Some((_, active)) = segments.iter_mut().next_back() else {
             unreachable!("a segment was just ensured")
@@ -312,7 +318,8 @@ impl PartitionLog {
             topic_id,
             topic_id_unflushed: false,
             last_flush_ms: now_ms,
-            dir_needs_sync,
+            dir_version,
+            dir_synced_version: 0,
             layout_version: 0,
         };
         Ok(log)
@@ -320,8 +327,13 @@ impl PartitionLog {
 
     fn sync_dir(&mut self) -> Result<()> {
         fs_util::sync_dir(&self.dir)?;
-        self.dir_needs_sync = false;
+        self.dir_synced_version = self.dir_version;
         Ok(())
+    }
+
+    /// A segment file was created or deleted: the next flush fsyncs the directory.
+    fn dir_changed(&mut self) {
+        self.dir_version += 1;
     }
 
     fn active(&self) -> &Segment {
@@ -382,7 +394,7 @@ impl PartitionLog {
 
     /// Writes a recorded topic id to `partition.metadata` if not done yet (Kafka
     /// `maybeFlushMetadataFile`). Called before every append, so no data is durable without
-    /// its topic id, and by `flush` and `flush_if_due` (Kafka's scheduled flush).
+    /// its topic id, and by `flush` and `plan_flush_if_due` (Kafka's scheduled flush).
     pub fn flush_topic_id(&mut self) -> Result<()> {
         if let (true, Some(id)) = (self.topic_id_unflushed, self.topic_id) {
             partition_metadata::write(&self.dir, id)?;
@@ -711,7 +723,7 @@ impl PartitionLog {
 
     /// Starts a new active segment at `max(new_base, log end offset)` (Kafka `LocalLog.roll`);
     /// a base above the log end offset moves the log end offset there. The old segment's
-    /// indexes are trimmed; it is fsynced later by `flush_if_due`, as Kafka flushes it
+    /// indexes are trimmed; it is fsynced later by `plan_flush_if_due`, as Kafka flushes it
     /// asynchronously after a roll.
     pub fn roll(&mut self, new_base: i64, now_ms: i64) -> Result<()> {
         let new_base = new_base.max(self.log_end_offset);
@@ -727,7 +739,7 @@ impl PartitionLog {
         active.on_become_inactive()?;
         let seg = Segment::create(&self.dir, new_base, self.config.segment_config(), now_ms)?;
         self.segments.insert(new_base, seg);
-        self.dir_needs_sync = true;
+        self.dir_changed();
         // Offsets between the old end and the new base (a follower gap) are simply absent.
         self.log_end_offset = self.log_end_offset.max(new_base);
         Ok(())
@@ -874,22 +886,24 @@ impl PartitionLog {
 
     /// DeleteRecords: moves the log start offset up to `offset` (the caller checks it is at
     /// most the high watermark) and deletes the segments wholly below it. Returns the new log
-    /// start offset.
-    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64> {
+    /// start offset, and the deleted segments' files to unlink (see [`DeletedFiles`]).
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<(i64, DeletedFiles)> {
         if offset > self.log_end_offset || offset < 0 {
             return Err(self.out_of_range(offset));
         }
         self.maybe_increment_log_start_offset(offset)?;
         let lso = self.log_start_offset;
-        self.delete_old_segments(i64::MAX, 0, |_, next| Ok(next.is_some_and(|n| n <= lso)))?;
-        Ok(self.log_start_offset)
+        let deleted =
+            self.delete_old_segments(i64::MAX, 0, |_, next| Ok(next.is_some_and(|n| n <= lso)))?;
+        Ok((self.log_start_offset, deleted))
     }
 
     /// Retention (Kafka `deleteOldSegments`): segments wholly below the log start offset, then
     /// with `cleanup.policy` delete, oldest segments while the log exceeds `retention.bytes`
     /// and segments whose largest timestamp is older than `retention.ms`. Never deletes data
-    /// at or above `high_watermark`. Returns the number of segments deleted.
-    pub fn apply_retention(&mut self, now_ms: i64, high_watermark: i64) -> Result<usize> {
+    /// at or above `high_watermark`. Returns the deleted segments' files, renamed to
+    /// `*.deleted`, for the caller to unlink after releasing its lock on the log.
+    pub fn apply_retention(&mut self, now_ms: i64, high_watermark: i64) -> Result<DeletedFiles> {
         let lso = self.log_start_offset;
         let mut deleted = self.delete_old_segments(high_watermark, now_ms, |_, next| {
             Ok(next.is_some_and(|n| n <= lso))
@@ -901,7 +915,7 @@ impl PartitionLog {
         let size = self.size_in_bytes() as i64;
         if retention_bytes >= 0 && size >= retention_bytes {
             let mut diff = size - retention_bytes;
-            deleted += self.delete_old_segments(high_watermark, now_ms, |seg, _| {
+            let by_size = self.delete_old_segments(high_watermark, now_ms, |seg, _| {
                 let s = seg.size() as i64;
                 Ok(if diff - s >= 0 {
                     diff -= s;
@@ -910,26 +924,29 @@ impl PartitionLog {
                     false
                 })
             })?;
+            deleted.extend(by_size);
         }
         let retention_ms = self.config.retention_ms;
         if retention_ms >= 0 {
-            deleted += self.delete_old_segments(high_watermark, now_ms, |seg, _| {
+            let by_time = self.delete_old_segments(high_watermark, now_ms, |seg, _| {
                 let ts = seg.max_timestamp_so_far()?.timestamp;
                 let largest = if ts >= 0 { ts } else { seg.last_modified_ms()? };
                 Ok(now_ms.saturating_sub(largest) > retention_ms)
             })?;
+            deleted.extend(by_time);
         }
         Ok(deleted)
     }
 
     /// Deletes the longest prefix of segments matching `predicate(segment, next_base)` whose
-    /// offsets are all below `high_watermark`; rolls first if that is every segment.
+    /// offsets are all below `high_watermark`; rolls first if that is every segment. The
+    /// files are only renamed to `*.deleted` here; the caller unlinks them.
     fn delete_old_segments(
         &mut self,
         high_watermark: i64,
         now_ms: i64,
         mut predicate: impl FnMut(&Segment, Option<i64>) -> Result<bool>,
-    ) -> Result<usize> {
+    ) -> Result<DeletedFiles> {
         let bases: Vec<i64> = self.segments.keys().copied().collect();
         let mut deletable = 0;
         for (i, base) in bases.iter().enumerate() {
@@ -943,8 +960,9 @@ impl PartitionLog {
                 break;
             }
         }
+        let mut deleted = DeletedFiles::default();
         if deletable == 0 {
-            return Ok(0);
+            return Ok(deleted);
         }
         self.layout_version += 1;
         if deletable == bases.len() {
@@ -955,14 +973,14 @@ impl PartitionLog {
         for base in &bases[..deletable] {
             if let Some(seg) = self.segments.remove(base) {
                 info!(file = %seg.log_path().display(), "deleting segment");
-                seg.delete()?;
+                deleted.extend(seg.mark_deleted()?);
             }
         }
-        self.dir_needs_sync = true;
+        self.dir_changed();
         let first = *self.segments.keys().next().expect("a segment remains");
         self.maybe_increment_log_start_offset(first)?;
         self.recovery_point = self.recovery_point.max(first);
-        Ok(deletable)
+        Ok(deleted)
     }
 
     /// Removes every record at or above `offset` (follower truncation after a leader change,
@@ -983,7 +1001,7 @@ impl PartitionLog {
         for base in doomed {
             if let Some(seg) = self.segments.remove(&base) {
                 seg.delete()?;
-                self.dir_needs_sync = true;
+                self.dir_changed();
             }
         }
         self.active_mut().truncate_to(offset, now_ms)?;
@@ -1004,7 +1022,7 @@ impl PartitionLog {
         }
         let seg = Segment::create(&self.dir, offset, self.config.segment_config(), now_ms)?;
         self.segments.insert(offset, seg);
-        self.dir_needs_sync = true;
+        self.dir_changed();
         self.leader_epochs.clear()?;
         self.log_start_offset = offset;
         self.log_end_offset = offset;
@@ -1015,59 +1033,23 @@ impl PartitionLog {
     // ---- durability ---------------------------------------------------------------------
 
     /// Fsyncs every segment holding unflushed data (and the directory if segments were
-    /// created or deleted); the recovery point becomes the log end offset.
+    /// created or deleted); the recovery point becomes the log end offset. Runs the fsyncs
+    /// under the caller's borrow: a caller holding a lock others wait on runs
+    /// [`Self::plan_flush_if_due`]'s job outside it instead (see `log::flush`).
     pub fn flush(&mut self) -> Result<()> {
         self.flush_topic_id()?;
-        self.flush_up_to(self.log_end_offset)
-    }
-
-    fn flush_up_to(&mut self, offset: i64) -> Result<()> {
-        if offset > self.recovery_point {
-            let from = self
-                .segments
-                .range(..=self.recovery_point)
-                .next_back()
-                .map_or(i64::MIN, |(b, _)| *b);
-            for seg in self.segments.range(from..offset).map(|(_, s)| s) {
-                seg.flush()?;
-            }
-        }
-        if self.dir_needs_sync {
-            self.sync_dir()?;
-        }
-        self.recovery_point = self.recovery_point.max(offset);
-        Ok(())
-    }
-
-    /// Periodic flush (Kafka's scheduler): segments rolled since the last flush, then
-    /// everything if `flush.messages` or `flush.ms` is due. Returns whether it fsynced.
-    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<bool> {
-        self.flush_topic_id()?;
-        let active_base = self.active().base_offset();
-        let mut flushed = false;
-        if self.recovery_point < active_base {
-            self.flush_up_to(active_base)?;
-            flushed = true;
-        }
-        let due = self.unflushed_messages() >= self.config.flush_interval_messages
-            || (self.unflushed_messages() > 0
-                && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms);
-        if due {
-            self.flush()?;
-            self.last_flush_ms = now_ms;
-            flushed = true;
-        }
-        Ok(flushed)
+        self.flush_to(self.log_end_offset, FlushScope::Unflushed)
     }
 
     /// Clean close: final time-index entries, indexes trimmed (no zero padding left), all data
-    /// fsynced. Returns the values for the log dir's checkpoints, which the caller writes
-    /// before `.kafka_cleanshutdown`.
+    /// and every changed index fsynced. Returns the values for the log dir's checkpoints,
+    /// which the caller writes before `.kafka_cleanshutdown`.
     pub fn close(mut self) -> Result<LogCheckpoints> {
         for seg in self.segments.values_mut() {
             seg.close()?;
         }
-        self.flush()?;
+        self.flush_topic_id()?;
+        self.flush_to(self.log_end_offset, FlushScope::Close)?;
         Ok(self.checkpoints())
     }
 }

@@ -345,7 +345,8 @@ mod tests {
         produce(&mut a, 20);
         produce(&mut b, 30);
         let b_start = b.segment_base_offsets()[1] + 2;
-        b.delete_records_before(b_start).unwrap();
+        let (_, deleted) = b.delete_records_before(b_start).unwrap();
+        deleted.remove().unwrap();
         fs::create_dir(root.join("__cluster_metadata-0")).unwrap();
         let stale = root.join(format!("gone-1.{}-delete", "0".repeat(32)));
         fs::create_dir(&stale).unwrap();

@@ -5,7 +5,9 @@
 //! Input: segment files (untrusted, possibly written by Apache Kafka) and batch bytes from
 //! `PartitionLog`. Not thread-safe for writers; `&self` methods may run concurrently.
 
+mod deletion;
 mod scan;
+mod sync;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -20,9 +22,12 @@ use crate::batch::{self, crc_matches};
 use crate::error::{Error, IoContext, Result};
 use crate::fs_util;
 use crate::index::OffsetIndex;
+use crate::index_file::IndexFile;
 use crate::time_index::{TimeIndex, TimestampOffset, NO_TIMESTAMP};
 
+pub use deletion::DeletedFiles;
 pub(crate) use scan::{BatchReader, HeaderScanner, Next};
+pub(crate) use sync::{SegmentFile, SyncTarget};
 
 /// Suffix of segment data files.
 pub const LOG_FILE_SUFFIX: &str = ".log";
@@ -698,19 +703,64 @@ impl Segment {
         self.time_index.sanity_check()
     }
 
-    /// Fsyncs the `.log` and any index we changed since its last fsync.
-    pub(crate) fn flush(&self) -> Result<()> {
-        self.log.sync_data().ctx(&self.log_path)?;
-        self.offset_index.file().flush()?;
-        self.time_index.file().flush()
+    /// The fsyncs that make this segment durable: its `.log`, and each index changed since
+    /// its last fsync. Nothing counts as synced until [`Self::mark_synced`] hears that the
+    /// fsync succeeded, so a failed or superseded one is simply done again by the next flush.
+    pub(crate) fn sync_targets(&self, out: &mut Vec<SyncTarget>) -> Result<()> {
+        let base = self.base_offset;
+        out.push(SyncTarget::new(
+            base,
+            SegmentFile::Log,
+            self.log_path.clone(),
+            Arc::clone(&self.log),
+        ));
+        let mut add = |index: &IndexFile, file: fn(u64) -> SegmentFile| -> Result<()> {
+            if let Some((handle, version)) = index.sync_handle()? {
+                let path = index.path().to_path_buf();
+                out.push(SyncTarget::new(base, file(version), path, Arc::new(handle)));
+            }
+            Ok(())
+        };
+        add(self.offset_index.file(), SegmentFile::OffsetIndex)?;
+        add(self.time_index.file(), SegmentFile::TimeIndex)?;
+        Ok(())
+    }
+
+    /// `file` of this segment was fsynced (a `.log` keeps no state: the log's recovery point
+    /// says what is durable).
+    pub(crate) fn mark_synced(&mut self, file: SegmentFile) {
+        match file {
+            SegmentFile::Log => {}
+            SegmentFile::OffsetIndex(version) => self.offset_index.file_mut().mark_synced(version),
+            SegmentFile::TimeIndex(version) => self.time_index.file_mut().mark_synced(version),
+        }
+    }
+
+    /// Fsyncs the `.log` and any index changed since its last fsync, at once (a segment no
+    /// lock guards: the log cleaner's output).
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        let mut targets = Vec::new();
+        self.sync_targets(&mut targets)?;
+        for t in &targets {
+            t.sync()?;
+        }
+        for t in targets {
+            self.mark_synced(t.file);
+        }
+        Ok(())
+    }
+
+    /// Whether this process created, resized or wrote either index (a clean close trims
+    /// those, and fsyncs their segment).
+    pub(crate) fn indexes_changed(&self) -> bool {
+        self.offset_index.file().was_changed() || self.time_index.file().was_changed()
     }
 
     /// Clean close (Kafka `LogSegment.close`): final time-index entry and trimmed indexes for
-    /// every index we touched, so no zero padding is left after a clean stop.
+    /// every index we touched, so no zero padding is left after a clean stop. The caller
+    /// fsyncs the segment (`PartitionLog::close`).
     pub(crate) fn close(&mut self) -> Result<()> {
-        let touched =
-            self.offset_index.file().was_changed() || self.time_index.file().was_changed();
-        if !touched {
+        if !self.indexes_changed() {
             return Ok(());
         }
         if self.max_timestamp.get().is_some() {
@@ -719,8 +769,7 @@ impl Segment {
                 .maybe_append(max.timestamp, max.offset, true)?;
         }
         self.offset_index.trim()?;
-        self.time_index.trim()?;
-        self.flush()
+        self.time_index.trim()
     }
 
     /// Renames every file of the segment from `<name><from>` to `<name><to>` (Kafka
@@ -760,25 +809,31 @@ impl Segment {
     /// leaves only files that load removes), then unlinked. Also removes a `.txnindex` and the
     /// producer snapshot named after the base offset, as Kafka does with the segment.
     pub(crate) fn delete(self) -> Result<()> {
-        self.delete_files(&[TXN_INDEX_FILE_SUFFIX, SNAPSHOT_FILE_SUFFIX])
+        self.mark_deleted()?.remove()
+    }
+
+    /// [`Self::delete`] without the unlinks, for a caller to run after releasing the log's
+    /// lock (Kafka renames under the lock too, and deletes later).
+    pub(crate) fn mark_deleted(self) -> Result<DeletedFiles> {
+        self.rename_to_deleted(&[TXN_INDEX_FILE_SUFFIX, SNAPSHOT_FILE_SUFFIX])
     }
 
     /// Deletes a segment the log cleaner replaced: like `delete`, but the producer snapshot
     /// stays (it describes an offset, not this segment's bytes; Kafka's `replaceSegments`
     /// keeps it too).
     pub(crate) fn delete_replaced(self) -> Result<()> {
-        self.delete_files(&[TXN_INDEX_FILE_SUFFIX])
+        self.rename_to_deleted(&[TXN_INDEX_FILE_SUFFIX])?.remove()
     }
 
     /// Deletes only this segment's own files (a discarded `.cleaned` output: the live
     /// segment of the same base keeps its `.txnindex` and snapshot).
     pub(crate) fn delete_own_files(self) -> Result<()> {
-        self.delete_files(&[])
+        self.rename_to_deleted(&[])?.remove()
     }
 
-    /// Renames the `.log` and indexes to `*.deleted`, then unlinks them and the files of
-    /// this base with the `also` suffixes.
-    fn delete_files(mut self, also: &[&str]) -> Result<()> {
+    /// Renames the `.log`, the indexes and the files of this base with the `also` suffixes
+    /// (those that exist) to `*.deleted`, and closes the segment's handles.
+    fn rename_to_deleted(mut self, also: &[&str]) -> Result<DeletedFiles> {
         let dir = self
             .log_path
             .parent()
@@ -799,12 +854,13 @@ impl Segment {
         }
         drop(self);
         for suffix in also {
-            fs_util::remove_if_exists(&dir.join(segment_file_name(base, suffix)))?;
+            let from = dir.join(segment_file_name(base, suffix));
+            let to = fs_util::with_suffix(&from, DELETED_FILE_SUFFIX);
+            if fs_util::rename_if_exists(&from, &to)? {
+                doomed.push(to);
+            }
         }
-        for path in doomed {
-            fs_util::remove_if_exists(&path)?;
-        }
-        Ok(())
+        Ok(DeletedFiles::of_segment(doomed))
     }
 }
 

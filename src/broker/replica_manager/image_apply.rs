@@ -10,13 +10,14 @@
 //! write-locked, so appends and fetches to other partitions never wait on them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use metadata::{ConfigResource, MetadataImage, TopicImage};
 use protocol::Uuid;
 use storage::TopicPartition;
 
+use super::parallel::{map_on_threads, Mapped};
 use super::topic_config::{self, PartitionConfig};
 use super::{now_ms, Partition, PartitionProducers, ReplicaManager};
 
@@ -24,11 +25,6 @@ use super::{now_ms, Partition, PartitionProducers, ReplicaManager};
 type Wanted = BTreeMap<TopicPartition, (Uuid, i32, PartitionConfig)>;
 /// A partition to open: as in [`Wanted`].
 type ToCreate = (TopicPartition, Uuid, i32, PartitionConfig);
-
-/// Most threads creating partition logs at once.
-const CREATE_THREADS_MAX: usize = 16;
-/// Fewest partitions per creating thread (fewer are not worth a thread).
-const CREATE_PER_THREAD_MIN: usize = 4;
 
 impl ReplicaManager {
     /// Makes the hosted partitions match `image`. `previous` is the image applied last
@@ -117,11 +113,9 @@ impl ReplicaManager {
         partitions.extend(created);
     }
 
-    /// Opens (adopts or creates) the partitions of `create`, on several threads when there are
-    /// many: each creation waits on a few fsyncs (the log directory, `partition.metadata`),
-    /// and concurrent fsyncs share the file system's journal commits, so threads multiply the
-    /// rate (on the 2-core benchmark machine, directory + file fsyncs went from 69 partitions/s
-    /// on one thread to 1,230/s on 16).
+    /// Opens (adopts or creates) the partitions of `create`, the new ones on several threads
+    /// when there are many: each creation waits on a few fsyncs (the log directory,
+    /// `partition.metadata`), see `parallel`.
     fn open_partitions(&self, create: &[ToCreate]) -> Vec<(TopicPartition, Arc<Partition>)> {
         let open = |(tp, topic_id, epoch, config): &ToCreate| {
             let p = self.open_partition(tp, *topic_id, *epoch, config.clone())?;
@@ -134,28 +128,8 @@ impl ReplicaManager {
             create.iter().partition(|c| loaded.contains_key(&c.0))
         };
         let mut opened: Vec<_> = adopt.into_iter().filter_map(open).collect();
-        let threads = (new.len() / CREATE_PER_THREAD_MIN).clamp(1, CREATE_THREADS_MAX);
-        if threads == 1 {
-            opened.extend(new.into_iter().filter_map(open));
-            return opened;
-        }
-        let next = AtomicUsize::new(0);
-        let worker = || {
-            let mut created = Vec::new();
-            while let Some(item) = new.get(next.fetch_add(1, Ordering::Relaxed)) {
-                created.extend(open(item));
-            }
-            created
-        };
-        std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
-            for w in workers {
-                match w.join() {
-                    Ok(created) => opened.extend(created),
-                    Err(_) => tracing::error!("a partition-creating thread panicked"),
-                }
-            }
-        });
+        let (Mapped::All(created) | Mapped::Partial(created)) = map_on_threads(new, open);
+        opened.extend(created.into_iter().flatten());
         opened
     }
 
@@ -266,25 +240,9 @@ mod tests {
     use protocol::ErrorCode;
     use storage::log::LogConfig;
 
+    use super::super::tests::{manager, topic};
     use super::*;
-    use crate::broker::test_broker::{next_image, topic_config_record, topic_records};
-
-    fn topic(name: &str, id: u8, partitions: i32) -> Vec<MetadataRecordBody> {
-        topic_records(name, Uuid([id; 16]), partitions)
-    }
-
-    fn manager(dir: &std::path::Path) -> ReplicaManager {
-        let config = PartitionConfig {
-            log: LogConfig::default(),
-            log_append_time: false,
-        };
-        // Kafka's defaults of producer.id.expiration.ms and its check interval.
-        let expiry = crate::broker::producer_state::ProducerExpiry {
-            expiration_ms: 86_400_000,
-            check_interval_ms: 600_000,
-        };
-        ReplicaManager::open(1, dir.to_path_buf(), config, expiry).expect("open")
-    }
+    use crate::broker::test_broker::{next_image, topic_config_record};
 
     fn hosted(m: &ReplicaManager) -> Vec<(String, i32, Uuid)> {
         let partitions = m.partitions.read().expect("lock");
@@ -297,7 +255,7 @@ mod tests {
     #[test]
     fn follows_images_by_what_changed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let m = manager(dir.path());
+        let m = manager(dir.path(), LogConfig::default());
         let first = next_image(&MetadataImage::empty(), topic("a", 1, 2));
         m.apply_image(None, &first);
         let a = |id: u8, p: i32| ("a".to_string(), p, Uuid([id; 16]));
@@ -346,7 +304,7 @@ mod tests {
     #[test]
     fn a_log_that_cannot_be_created_is_offline_until_a_later_image_creates_it() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let m = manager(dir.path());
+        let m = manager(dir.path(), LogConfig::default());
         // A file where the partition's directory must go: creating the log fails.
         let blocker = dir.path().join("b-1");
         std::fs::write(&blocker, b"not a directory").expect("write");

@@ -4,15 +4,18 @@
 //! valid snapshot plus a replay of the batch headers after it, snapshotted at every segment
 //! roll and at clean close, and pruned as the log start offset moves.
 //!
-//! Runs on the blocking threads, under the partition's log lock. A snapshot that cannot be
-//! written is logged and skipped: the in-memory state stays right, and the next load falls
-//! back to an older snapshot and a longer replay.
+//! Runs on the blocking threads, under the partition's log lock, except the fsync of roll
+//! snapshots, which `maintain` hands back to run after the lock is released (Kafka flushes
+//! them on its scheduler, outside the log's lock). A snapshot that cannot be written is
+//! logged and skipped: the in-memory state stays right, and the next load falls back to an
+//! older snapshot and a longer replay.
 
 use std::path::PathBuf;
 
 use protocol::{records, ErrorCode};
 use storage::log::{AppendInfo, FirstBatch, PartitionLog};
 use storage::producer_snapshot::{self, SnapshotFiles, SnapshotSync};
+use storage::TopicPartition;
 
 use crate::broker::producer_state::{ProducerBatch, ProducerExpiry, ProducerState, Verdict};
 
@@ -179,13 +182,13 @@ impl PartitionProducers {
         }
     }
 
-    /// Periodic work, after retention: fsyncs the roll snapshots, snapshots a roll that
-    /// retention made (it keeps one empty segment at the log end), deletes snapshots at or
-    /// below a moved log start offset (retention, DeleteRecords), and expires idle producers
-    /// when the check is due.
-    pub(crate) fn maintain(&mut self, log: &PartitionLog, now: i64) {
+    /// Periodic work, after retention: snapshots a roll that retention made (it keeps one
+    /// empty segment at the log end), deletes snapshots at or below a moved log start offset
+    /// (retention, DeleteRecords), and expires idle producers when the check is due. Returns
+    /// the roll snapshots still to fsync, for the caller to do once it released the log.
+    pub(crate) fn maintain(&mut self, log: &PartitionLog, now: i64) -> UnsyncedSnapshots {
         let tp = log.topic_partition();
-        self.sync_deferred(log);
+        let unsynced = UnsyncedSnapshots(std::mem::take(&mut self.unsynced));
         let active = log.log_end_offset_metadata().segment_base_offset;
         if active != self.active_segment {
             self.active_segment = active;
@@ -207,19 +210,28 @@ impl PartitionProducers {
         if expired > 0 {
             tracing::info!(%tp, expired, "expired idle producer ids");
         }
+        unsynced
     }
 
     /// At clean close: the snapshot at the log end offset (fsynced), so the next start loads
     /// it without replaying (Kafka `UnifiedLog.close`).
     pub(crate) fn close(&mut self, log: &PartitionLog) {
-        self.sync_deferred(log);
+        UnsyncedSnapshots(std::mem::take(&mut self.unsynced)).sync(log.topic_partition());
         self.snapshot(log, log.log_end_offset(), SnapshotSync::Now);
     }
+}
 
-    fn sync_deferred(&mut self, log: &PartitionLog) {
-        for path in self.unsynced.drain(..) {
+/// Roll snapshots written without fsync (Kafka `UnifiedLog.roll` defers it too).
+#[derive(Debug)]
+#[must_use = "the snapshots must be fsynced"]
+pub(crate) struct UnsyncedSnapshots(Vec<PathBuf>);
+
+impl UnsyncedSnapshots {
+    /// Fsyncs them; one deleted meanwhile (retention) is skipped. Needs no lock.
+    pub(crate) fn sync(self, tp: &TopicPartition) {
+        for path in self.0 {
             if let Err(e) = producer_snapshot::sync(&path) {
-                tracing::warn!(tp = %log.topic_partition(), "cannot fsync producer snapshot: {e}");
+                tracing::warn!(%tp, "cannot fsync producer snapshot: {e}");
             }
         }
     }
@@ -397,12 +409,15 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (mut log, mut p) = written(&tmp);
         let bases = log.segment_base_offsets();
-        log.delete_records_before(bases[2]).unwrap();
-        p.maintain(&log, T0);
+        let (_, deleted) = log.delete_records_before(bases[2]).unwrap();
+        deleted.remove().unwrap();
+        let unsynced = p.maintain(&log, T0);
         assert_eq!(snapshots(log.dir()), bases[3..].to_vec());
         assert!(
-            p.unsynced.is_empty(),
-            "roll snapshots are fsynced by maintain"
+            p.unsynced.is_empty() && !unsynced.0.is_empty(),
+            "maintain hands the roll snapshots over to fsync"
         );
+        // Those deleted meanwhile are skipped.
+        unsynced.sync(log.topic_partition());
     }
 }

@@ -11,7 +11,7 @@ fn header(b: &[u8]) -> protocol::records::BatchHeader {
     crate::batch::read_header(b).unwrap().unwrap()
 }
 
-fn small() -> LogConfig {
+pub(super) fn small() -> LogConfig {
     LogConfig {
         segment_bytes: 2048,
         index_interval_bytes: 256,
@@ -20,7 +20,7 @@ fn small() -> LogConfig {
     }
 }
 
-fn tdir() -> (tempfile::TempDir, PathBuf) {
+pub(super) fn tdir() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("my.topic-name-7");
     (tmp, dir)
@@ -35,7 +35,12 @@ fn opts(shutdown: Shutdown, recovery_point: i64) -> LoadOptions {
 }
 
 /// Appends `batches` client batches of `per` records each; timestamps = 10_000 + offset.
-fn produce(log: &mut PartitionLog, batches: usize, per: usize, epoch: i32) -> Vec<AppendInfo> {
+pub(super) fn produce(
+    log: &mut PartitionLog,
+    batches: usize,
+    per: usize,
+    epoch: i32,
+) -> Vec<AppendInfo> {
     (0..batches)
         .map(|_| {
             let ts = 10_000 + log.log_end_offset();
@@ -43,6 +48,14 @@ fn produce(log: &mut PartitionLog, batches: usize, per: usize, epoch: i32) -> Ve
             log.append_as_leader(&mut b, epoch, 0).unwrap()
         })
         .collect()
+}
+
+/// The periodic flush in its three steps; whether it fsynced anything.
+pub(super) fn flush_if_due(log: &mut PartitionLog, now_ms: i64) -> bool {
+    match log.plan_flush_if_due(now_ms).unwrap() {
+        Some(job) => log.complete_flush(job.run()).unwrap(),
+        None => false,
+    }
 }
 
 /// Every batch from the log start to the end, as (base offset, last offset, epoch), checking
@@ -121,7 +134,34 @@ fn append_read_round_trip_across_rolls_and_restarts() {
     assert_eq!(read_all(&log), batches);
 }
 
-fn segment_bases_on_disk(dir: &Path) -> Vec<i64> {
+/// Retention with the renamed files unlinked at once; the number of segments deleted.
+fn retention(log: &mut PartitionLog, now_ms: i64, high_watermark: i64) -> usize {
+    let deleted = log.apply_retention(now_ms, high_watermark).unwrap();
+    let n = deleted.segments();
+    deleted.remove().unwrap();
+    n
+}
+
+/// DeleteRecords with the renamed files unlinked at once; the new log start offset.
+pub(super) fn delete_records(log: &mut PartitionLog, offset: i64) -> i64 {
+    let (start, deleted) = log.delete_records_before(offset).unwrap();
+    deleted.remove().unwrap();
+    start
+}
+
+/// Files of `dir` renamed for deletion and not yet unlinked.
+fn deleted_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy()
+                .ends_with(crate::segment::DELETED_FILE_SUFFIX)
+        })
+        .count()
+}
+
+pub(super) fn segment_bases_on_disk(dir: &Path) -> Vec<i64> {
     let mut v: Vec<i64> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| {
@@ -371,9 +411,14 @@ fn retention_by_bytes_and_time() {
     produce(&mut log, 80, 3, 0);
     let before = log.segment_base_offsets();
     // Nothing is deleted above the high watermark.
-    assert_eq!(log.apply_retention(0, 0).unwrap(), 0);
-    let deleted = log.apply_retention(0, log.log_end_offset()).unwrap();
+    assert_eq!(retention(&mut log, 0, 0), 0);
+    let renamed = log.apply_retention(0, log.log_end_offset()).unwrap();
+    let deleted = renamed.segments();
     assert!(deleted > 0);
+    // The files are renamed under the caller's lock and unlinked after it.
+    assert_eq!(deleted_files(&dir), deleted * 3);
+    renamed.remove().unwrap();
+    assert_eq!(deleted_files(&dir), 0);
     assert!(log.size_in_bytes() <= 4096 + 2048);
     let after = log.segment_base_offsets();
     assert_eq!(log.log_start_offset(), after[0]);
@@ -392,9 +437,9 @@ fn retention_by_bytes_and_time() {
         ..small()
     })
     .unwrap();
-    assert_eq!(log.apply_retention(10_500, 240).unwrap(), 0);
+    assert_eq!(retention(&mut log, 10_500, 240), 0);
     let n = log.segment_base_offsets().len();
-    assert_eq!(log.apply_retention(20_000, 240).unwrap(), n);
+    assert_eq!(retention(&mut log, 20_000, 240), n);
     assert_eq!(log.segment_base_offsets(), vec![240]);
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (240, 240));
     let info = produce(&mut log, 1, 1, 0);
@@ -408,7 +453,7 @@ fn delete_records_moves_start_and_deletes_segments() {
     produce(&mut log, 60, 3, 0);
     let bases = log.segment_base_offsets();
     let target = bases[2] + 4;
-    assert_eq!(log.delete_records_before(target).unwrap(), target);
+    assert_eq!(delete_records(&mut log, target), target);
     assert_eq!(log.segment_base_offsets()[0], bases[2]);
     assert_eq!(log.log_start_offset(), target);
     assert!(log
@@ -418,11 +463,7 @@ fn delete_records_moves_start_and_deletes_segments() {
     let data = log.read(target, 10, 180, FirstBatch::AlwaysWhole).unwrap();
     assert_eq!(header(&data).base_offset, target - 1);
     assert!(log.delete_records_before(181).is_err());
-    assert_eq!(
-        log.delete_records_before(1).unwrap(),
-        target,
-        "never moves backwards"
-    );
+    assert_eq!(delete_records(&mut log, 1), target, "never moves backwards");
     // Checkpoint carries the start offset; reopening honours it.
     let cp = log.close().unwrap();
     assert_eq!(cp.log_start_offset, Some(target));
@@ -501,7 +542,7 @@ fn truncate_below_first_segment_restarts_the_log() {
     let mut log = PartitionLog::create(&dir, None, small(), 0).unwrap();
     produce(&mut log, 60, 3, 0);
     let bases = log.segment_base_offsets();
-    log.delete_records_before(bases[2]).unwrap();
+    delete_records(&mut log, bases[2]);
     assert!(log.truncate_to(bases[1], 0).unwrap());
     assert_eq!(log.segment_base_offsets(), vec![bases[1]]);
     assert_eq!(
@@ -598,7 +639,7 @@ fn segment_ms_rolls_by_timestamp() {
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
     // The rolled segment is fsynced by the periodic flush.
     assert_eq!(log.recovery_point(), 0);
-    assert!(log.flush_if_due(0).unwrap());
+    assert!(flush_if_due(&mut log, 0));
     assert_eq!(log.recovery_point(), 2);
 }
 
@@ -620,8 +661,8 @@ fn flush_interval_messages_fsyncs_on_append() {
     })
     .unwrap();
     produce(&mut log, 1, 1, 0);
-    assert!(!log.flush_if_due(50).unwrap());
-    assert!(log.flush_if_due(150).unwrap());
+    assert!(!flush_if_due(&mut log, 50));
+    assert!(flush_if_due(&mut log, 150));
     assert_eq!(log.recovery_point(), 7);
 }
 
@@ -738,7 +779,7 @@ fn partition_metadata_is_written_lazily_and_a_crash_before_loads() {
     assert!(!meta.exists());
 
     // The scheduler tick writes it even with nothing to flush.
-    assert!(!log.flush_if_due(1).unwrap());
+    assert!(!flush_if_due(&mut log, 1));
     assert_eq!(
         crate::partition_metadata::read(&dir)
             .unwrap()
