@@ -144,8 +144,8 @@ impl Broker {
 }
 
 /// Records at least this large are written from the log's buffer instead of being copied into
-/// the response frame; below it one copy costs less than an extra write. (The connection's
-/// write buffer still copies parts smaller than itself, 256 KiB.)
+/// the response frame; below it one copy costs less than another part. (The connection's
+/// write buffer still copies a whole frame smaller than itself, 256 KiB.)
 const SHARED_RECORDS_MIN: usize = 64 * 1024;
 
 /// Encodes a Fetch response frame as parts to write in order: each partition's records of at
