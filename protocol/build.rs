@@ -419,7 +419,7 @@ impl Gen<'_> {
             if which == "write" {
                 writeln!(
                     o,
-                    "    fn write(&self, buf: &mut BytesMut, flex: bool, version: i16) {{"
+                    "    fn write<S: Sink>(&self, buf: &mut S, flex: bool, version: i16) {{"
                 )
                 .ok();
                 writeln!(o, "        let _ = (&buf, flex, version);").ok();
@@ -500,7 +500,7 @@ impl Gen<'_> {
                     .ok();
                 }
                 if which == "write" {
-                    writeln!(o, "            write_uvarint(buf, count);").ok();
+                    writeln!(o, "            write_uvarint(buf.buf(), count);").ok();
                 } else {
                     writeln!(o, "            n += uvarint_size(count);").ok();
                 }

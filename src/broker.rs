@@ -231,7 +231,7 @@ impl Broker {
             RequestBody::Fetch(r) => Outcome::RespondParts(fetch::encode_fetch_frame(
                 version,
                 cid,
-                self.fetch(r, version).await,
+                &self.fetch(r, version).await,
             )),
             RequestBody::ListOffsets(r) => {
                 respond(api, version, cid, &self.list_offsets(r, version).await)

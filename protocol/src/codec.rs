@@ -5,6 +5,9 @@
 //! zero-copy slices of the request frame. Every length read from the wire is checked against
 //! the bytes that remain *before* anything is reserved, so a hostile count can never make us
 //! allocate more than the input holds.
+//!
+//! Encoding goes to a [`Sink`]: a plain `BytesMut`, or a [`crate::send_builder::SendBuilder`]
+//! that keeps large `bytes`/`records` values out of the encoded bytes.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -14,13 +17,33 @@ use crate::types::Uuid;
 /// Result of a decode step.
 pub type DecodeResult<T> = Result<T, DecodeError>;
 
+/// Where values are encoded to. Everything but the content of `bytes`/`records` values goes to
+/// [`Sink::buf`]; that content goes to [`Sink::put_shared`], after its length prefix, so a sink
+/// may keep a reference to the value instead of copying it (Kafka's `Writable.writeRecords`).
+pub trait Sink {
+    /// The buffer that takes the encoding.
+    fn buf(&mut self) -> &mut BytesMut;
+    /// Appends the content of a `bytes` or `records` value.
+    fn put_shared(&mut self, value: &Bytes);
+}
+
+/// The plain sink: everything is copied into the one buffer.
+impl Sink for BytesMut {
+    fn buf(&mut self) -> &mut BytesMut {
+        self
+    }
+    fn put_shared(&mut self, value: &Bytes) {
+        self.extend_from_slice(value);
+    }
+}
+
 /// A value with a Kafka wire encoding. `flex` selects the compact (flexible-version) forms of
 /// lengths; `version` is the message version, which nested structs need.
 pub trait Wire: Sized {
     /// Reads one value, advancing `buf`.
     fn read(buf: &mut Bytes, flex: bool, version: i16) -> DecodeResult<Self>;
     /// Appends the encoding of `self`.
-    fn write(&self, buf: &mut BytesMut, flex: bool, version: i16);
+    fn write<S: Sink>(&self, buf: &mut S, flex: bool, version: i16);
     /// Exactly the number of bytes `write` appends.
     fn size(&self, flex: bool, version: i16) -> usize;
 }
@@ -40,10 +63,10 @@ impl<T: Nullable> Wire for Option<T> {
     fn read(buf: &mut Bytes, flex: bool, version: i16) -> DecodeResult<Self> {
         T::read_nullable(buf, flex, version)
     }
-    fn write(&self, buf: &mut BytesMut, flex: bool, version: i16) {
+    fn write<S: Sink>(&self, buf: &mut S, flex: bool, version: i16) {
         match self {
             Some(v) => v.write(buf, flex, version),
-            None => T::write_null(buf, flex),
+            None => T::write_null(buf.buf(), flex),
         }
     }
     fn size(&self, flex: bool, version: i16) -> usize {
@@ -71,8 +94,8 @@ macro_rules! fixed_int {
                 need(buf, std::mem::size_of::<$t>())?;
                 Ok(buf.$get())
             }
-            fn write(&self, buf: &mut BytesMut, _flex: bool, _version: i16) {
-                buf.$put(*self);
+            fn write<S: Sink>(&self, buf: &mut S, _flex: bool, _version: i16) {
+                buf.buf().$put(*self);
             }
             fn size(&self, _flex: bool, _version: i16) -> usize {
                 std::mem::size_of::<$t>()
@@ -93,8 +116,8 @@ impl Wire for bool {
         need(buf, 1)?;
         Ok(buf.get_u8() != 0)
     }
-    fn write(&self, buf: &mut BytesMut, _flex: bool, _version: i16) {
-        buf.put_u8(u8::from(*self));
+    fn write<S: Sink>(&self, buf: &mut S, _flex: bool, _version: i16) {
+        buf.buf().put_u8(u8::from(*self));
     }
     fn size(&self, _flex: bool, _version: i16) -> usize {
         1
@@ -108,8 +131,8 @@ impl Wire for Uuid {
         buf.copy_to_slice(&mut b);
         Ok(Uuid(b))
     }
-    fn write(&self, buf: &mut BytesMut, _flex: bool, _version: i16) {
-        buf.put_slice(&self.0);
+    fn write<S: Sink>(&self, buf: &mut S, _flex: bool, _version: i16) {
+        buf.buf().put_slice(&self.0);
     }
     fn size(&self, _flex: bool, _version: i16) -> usize {
         16
@@ -208,7 +231,8 @@ impl Wire for String {
     fn read(buf: &mut Bytes, flex: bool, version: i16) -> DecodeResult<Self> {
         Self::read_nullable(buf, flex, version)?.map_or_else(null_not_allowed, Ok)
     }
-    fn write(&self, buf: &mut BytesMut, flex: bool, _version: i16) {
+    fn write<S: Sink>(&self, buf: &mut S, flex: bool, _version: i16) {
+        let buf = buf.buf();
         write_len(buf, flex, true, Some(self.len()));
         buf.put_slice(self.as_bytes());
     }
@@ -240,9 +264,9 @@ impl Wire for Bytes {
     fn read(buf: &mut Bytes, flex: bool, version: i16) -> DecodeResult<Self> {
         Self::read_nullable(buf, flex, version)?.map_or_else(null_not_allowed, Ok)
     }
-    fn write(&self, buf: &mut BytesMut, flex: bool, _version: i16) {
-        write_len(buf, flex, false, Some(self.len()));
-        buf.put_slice(self);
+    fn write<S: Sink>(&self, buf: &mut S, flex: bool, _version: i16) {
+        write_len(buf.buf(), flex, false, Some(self.len()));
+        buf.put_shared(self);
     }
     fn size(&self, flex: bool, _version: i16) -> usize {
         len_size(flex, false, Some(self.len())) + self.len()
@@ -268,8 +292,8 @@ impl<T: Wire> Wire for Vec<T> {
     fn read(buf: &mut Bytes, flex: bool, version: i16) -> DecodeResult<Self> {
         Self::read_nullable(buf, flex, version)?.map_or_else(null_not_allowed, Ok)
     }
-    fn write(&self, buf: &mut BytesMut, flex: bool, version: i16) {
-        write_len(buf, flex, false, Some(self.len()));
+    fn write<S: Sink>(&self, buf: &mut S, flex: bool, version: i16) {
+        write_len(buf.buf(), flex, false, Some(self.len()));
         for item in self {
             item.write(buf, flex, version);
         }
@@ -344,9 +368,9 @@ pub fn read_tagged_fields(
 }
 
 /// Writes one tagged field: tag, size, value (always in the flexible encoding).
-pub fn write_tagged<T: Wire>(buf: &mut BytesMut, tag: u32, value: &T, version: i16) {
-    write_uvarint(buf, tag);
-    write_uvarint(buf, value.size(true, version) as u32);
+pub fn write_tagged<T: Wire, S: Sink>(buf: &mut S, tag: u32, value: &T, version: i16) {
+    write_uvarint(buf.buf(), tag);
+    write_uvarint(buf.buf(), value.size(true, version) as u32);
     value.write(buf, true, version);
 }
 

@@ -5,9 +5,10 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::codec::{read_tagged_fields, write_uvarint, DecodeResult, Nullable, Wire};
+use crate::codec::{read_tagged_fields, write_uvarint, DecodeResult, Nullable, Sink, Wire};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::messages::{ApiKey, Message};
+use crate::send_builder::SendBuilder;
 
 /// A decoded request header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,23 +95,63 @@ pub fn encode_response<M: Message>(
     correlation_id: i32,
     body: &M,
 ) -> BytesMut {
-    let header_version = response_header_version(api, version);
-    let header_len = if header_version >= 1 { 5 } else { 4 };
-    let body_len = body.encoded_size(version);
-    let mut buf = BytesMut::with_capacity(4 + header_len + body_len);
-    buf.put_i32((header_len + body_len) as i32);
-    buf.put_i32(correlation_id);
-    if header_version >= 1 {
-        write_uvarint(&mut buf, 0);
-    }
-    body.encode(&mut buf, version);
+    let frame_len = response_frame_len(api, version, body);
+    let mut buf = BytesMut::with_capacity(frame_len);
+    write_response(&mut buf, api, version, correlation_id, body, frame_len);
+    debug_assert_eq!(buf.len(), frame_len, "{} size mismatch", M::NAME);
+    buf
+}
+
+/// Encodes a full response frame as parts to write in order ([`SendBuilder`]): each `bytes` or
+/// `records` value of at least `shared_min` bytes is a part of its own, not copied.
+pub fn encode_response_parts<M: Message>(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &M,
+    shared_min: usize,
+) -> Vec<Bytes> {
+    let frame_len = response_frame_len(api, version, body);
+    // The owned parts take at most the frame; when records are shared, far less.
+    let mut parts = SendBuilder::new(shared_min, frame_len.min(shared_min));
+    write_response(&mut parts, api, version, correlation_id, body, frame_len);
+    let parts = parts.into_parts();
     debug_assert_eq!(
-        buf.len(),
-        4 + header_len + body_len,
+        parts.iter().map(Bytes::len).sum::<usize>(),
+        frame_len,
         "{} size mismatch",
         M::NAME
     );
-    buf
+    parts
+}
+
+/// Bytes of the whole frame: size prefix, header (correlation id, and tagged fields in v1),
+/// body.
+fn response_frame_len<M: Message>(api: ApiKey, version: i16, body: &M) -> usize {
+    let header_len = if response_header_version(api, version) >= 1 {
+        5
+    } else {
+        4
+    };
+    4 + header_len + body.encoded_size(version)
+}
+
+/// Writes a response frame of `frame_len` bytes (from [`response_frame_len`]).
+fn write_response<M: Message, S: Sink>(
+    sink: &mut S,
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &M,
+    frame_len: usize,
+) {
+    let buf = sink.buf();
+    buf.put_i32((frame_len - 4) as i32);
+    buf.put_i32(correlation_id);
+    if response_header_version(api, version) >= 1 {
+        write_uvarint(buf, 0);
+    }
+    body.encode(sink, version);
 }
 
 /// Encodes a full request frame (used by our own clients: perf tools, the Raft and bridge

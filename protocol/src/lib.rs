@@ -6,6 +6,7 @@ pub mod error;
 pub mod messages;
 pub mod records;
 pub mod sample;
+pub mod send_builder;
 pub mod types;
 
 pub use error::{DecodeError, DecodeErrorKind};

@@ -41,7 +41,7 @@ pub trait Message: Wire + Default + Sample + std::fmt::Debug + PartialEq {
     }
 
     /// Appends the encoding of `self` at `version`.
-    fn encode(&self, buf: &mut BytesMut, version: i16) {
+    fn encode<S: Sink>(&self, buf: &mut S, version: i16) {
         self.write(buf, Self::is_flexible(version), version);
     }
 

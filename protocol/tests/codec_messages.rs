@@ -6,6 +6,7 @@
 use bytes::{Bytes, BytesMut};
 use protocol::messages::*;
 use protocol::sample::SampleRng;
+use protocol::send_builder::SendBuilder;
 
 fn seeds() -> Vec<u64> {
     match std::env::var("SEED") {
@@ -25,6 +26,15 @@ fn round_trip<M: Message>() {
                 buf.len(),
                 msg.encoded_size(version),
                 "{} v{version} seed {seed}: size",
+                M::NAME
+            );
+            // Sharing every non-empty `bytes` value leaves the encoding unchanged.
+            let mut parts = SendBuilder::new(1, 0);
+            msg.encode(&mut parts, version);
+            assert_eq!(
+                parts.into_parts().concat(),
+                buf.to_vec(),
+                "{} v{version} seed {seed}: parts",
                 M::NAME
             );
             let mut bytes = buf.freeze();

@@ -6,9 +6,8 @@
 
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use protocol::codec::write_uvarint;
-use protocol::header::encode_response;
+use bytes::Bytes;
+use protocol::header::encode_response_parts;
 use protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use protocol::messages::{ApiKey, FetchRequest, FetchResponse};
 use protocol::{versions, ErrorCode};
@@ -145,113 +144,52 @@ impl Broker {
 }
 
 /// Records at least this large are written from the log's buffer instead of being copied into
-/// the response frame; below it one copy costs less than an extra write. (The connection's
-/// write buffer still copies parts smaller than itself, 256 KiB.)
+/// the response frame; below it one copy costs less than another part. (The connection's
+/// write buffer still copies a whole frame smaller than itself, 256 KiB.)
 const SHARED_RECORDS_MIN: usize = 64 * 1024;
 
-/// Encodes a Fetch response frame as parts to write in order, the size prefix first: each
-/// partition's records of at least [`SHARED_RECORDS_MIN`] bytes are a part of their own, the
-/// very `Bytes` read from the log, so they reach the socket without a copy into the frame
-/// (Kafka sends them with `transferTo` for the same reason).
-///
-/// The frame is encoded by the generated codec with each such records field replaced by a
-/// random 16-byte marker; the frame is then cut at the markers (found in order, in the few
-/// bytes between two partitions' records) and each marker with its length prefix becomes the
-/// real length prefix plus the records.
-pub(super) fn encode_fetch_frame(version: i16, cid: i32, mut resp: FetchResponse) -> Vec<Bytes> {
-    let marker = Bytes::copy_from_slice(&rand::random::<[u8; 16]>());
-    let mut shared = Vec::new();
-    for p in resp
-        .responses
-        .iter_mut()
-        .flat_map(|t| t.partitions.iter_mut())
-    {
-        if p.records
-            .as_ref()
-            .is_some_and(|r| r.len() >= SHARED_RECORDS_MIN)
-        {
-            shared.extend(p.records.replace(marker.clone()));
-        }
-    }
-    let frame = encode_response(ApiKey::Fetch, version, cid, &resp).freeze();
-    if shared.is_empty() {
-        return vec![frame];
-    }
-    // Where each marker is: in order, each after the previous one.
-    let mut at = Vec::with_capacity(shared.len());
-    let mut from = 4;
-    for _ in &shared {
-        match frame[from..]
-            .windows(marker.len())
-            .position(|w| w == marker)
-        {
-            Some(i) => {
-                at.push(from + i);
-                from += i + marker.len();
-            }
-            None => {
-                // Unreachable (the codec wrote every marker), but a frame must never be wrong:
-                // put the records back and send them copied.
-                tracing::error!("fetch response marker not found; sending the records copied");
-                let mut records = shared.into_iter();
-                for p in resp
-                    .responses
-                    .iter_mut()
-                    .flat_map(|t| t.partitions.iter_mut())
-                {
-                    if p.records.as_ref() == Some(&marker) {
-                        p.records = records.next();
-                    }
-                }
-                return vec![encode_response(ApiKey::Fetch, version, cid, &resp).freeze()];
-            }
-        }
-    }
-    let flex = version >= ApiKey::Fetch.flexible_min();
-    // The marker's own length prefix: compact bytes (uvarint length + 1) or int32 length.
-    let marker_prefix = if flex { 1 } else { 4 };
-    let mut parts = Vec::with_capacity(3 * shared.len() + 2);
-    parts.push(Bytes::new()); // the size prefix, once known
-    let mut size = frame.len() - 4;
-    let mut from = 4;
-    for (records, at) in shared.into_iter().zip(at) {
-        parts.push(frame.slice(from..at - marker_prefix));
-        let mut prefix = BytesMut::with_capacity(5);
-        if flex {
-            write_uvarint(&mut prefix, records.len() as u32 + 1);
-        } else {
-            prefix.put_i32(records.len() as i32);
-        }
-        size = size - marker_prefix - marker.len() + prefix.len() + records.len();
-        parts.push(prefix.freeze());
-        parts.push(records);
-        from = at + marker.len();
-    }
-    parts.push(frame.slice(from..));
-    parts[0] = Bytes::copy_from_slice(&(size as i32).to_be_bytes());
-    parts
+/// Encodes a Fetch response frame as parts to write in order: each partition's records of at
+/// least [`SHARED_RECORDS_MIN`] bytes are a part of their own, the very `Bytes` read from the
+/// log, so they reach the socket without a copy into the frame (Kafka sends them with
+/// `transferTo` for the same reason).
+pub(super) fn encode_fetch_frame(version: i16, cid: i32, resp: &FetchResponse) -> Vec<Bytes> {
+    encode_response_parts(ApiKey::Fetch, version, cid, resp, SHARED_RECORDS_MIN)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::ops::RangeInclusive;
+
     use super::*;
+    use protocol::header::encode_response;
+    use protocol::messages::fetch_response::LeaderIdAndEpoch;
     use protocol::Uuid;
 
-    fn records(len: usize, seed: u8) -> Option<Bytes> {
-        Some(Bytes::from(
+    fn records(len: usize, seed: u8) -> Bytes {
+        Bytes::from(
             (0..len)
                 .map(|i| (i as u8).wrapping_mul(seed))
                 .collect::<Vec<u8>>(),
-        ))
+        )
     }
 
-    /// A response with fields only where `version` has them (the codec asserts that).
-    fn response(version: i16) -> FetchResponse {
-        let partition = |index: i32, records: Option<Bytes>| PartitionData {
-            partition_index: index,
-            high_watermark: 1_000_000 + i64::from(index),
+    /// A response with one partition per entry of `records`, the first half in one topic and
+    /// the rest in another, with fields only where `version` has them (the codec asserts that).
+    fn response(version: i16, records: Vec<Option<Bytes>>) -> FetchResponse {
+        let partition = |index: usize, records: Option<Bytes>| PartitionData {
+            partition_index: index as i32,
+            high_watermark: 1_000_000 + index as i64,
             last_stable_offset: 999,
             log_start_offset: if version >= 5 { 3 } else { -1 },
+            // A tagged field after the records (flexible versions).
+            current_leader: if version >= 12 {
+                LeaderIdAndEpoch {
+                    leader_id: 1,
+                    leader_epoch: index as i32,
+                }
+            } else {
+                LeaderIdAndEpoch::default()
+            },
             records,
             ..Default::default()
         };
@@ -268,54 +206,87 @@ mod tests {
             },
             partitions,
         };
+        let mut partitions: Vec<PartitionData> = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| partition(i, r))
+            .collect();
+        let second = partitions.split_off(partitions.len() / 2);
         FetchResponse {
             session_id: if version >= 7 { 7 } else { 0 },
-            responses: vec![
-                topic(
-                    "orders",
-                    9,
-                    vec![
-                        partition(0, records(SHARED_RECORDS_MIN, 3)),
-                        partition(1, None),
-                        partition(2, records(10, 5)),
-                        partition(3, records(3 * SHARED_RECORDS_MIN + 17, 7)),
-                    ],
-                ),
-                topic(
-                    "t",
-                    4,
-                    vec![partition(5, records(SHARED_RECORDS_MIN + 1, 11))],
-                ),
-            ],
+            responses: vec![topic("orders", 9, partitions), topic("t", 4, second)],
             ..Default::default()
+        }
+    }
+
+    /// Null, empty, below, at and above the threshold, next to each other.
+    fn mixed_records() -> Vec<Option<Bytes>> {
+        vec![
+            Some(records(SHARED_RECORDS_MIN, 3)),
+            None,
+            Some(Bytes::new()),
+            Some(records(10, 5)),
+            Some(records(SHARED_RECORDS_MIN - 1, 9)),
+            Some(records(3 * SHARED_RECORDS_MIN + 17, 7)),
+            Some(records(SHARED_RECORDS_MIN + 1, 11)),
+            None,
+        ]
+    }
+
+    fn served_versions() -> RangeInclusive<i16> {
+        let (min, max) = versions::supported(ApiKey::Fetch).expect("Fetch is served");
+        min..=max
+    }
+
+    /// The parts concatenate to the plain (copying) encoding, and each records value of at
+    /// least [`SHARED_RECORDS_MIN`] bytes is a part of its own: the same buffer, not a copy.
+    fn assert_parts_match_the_copied_frame(version: i16, response: &FetchResponse) {
+        let whole = encode_response(ApiKey::Fetch, version, 42, response);
+        let parts = encode_fetch_frame(version, 42, response);
+        assert_eq!(parts.concat(), whole.to_vec(), "v{version}");
+        let large = response
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .filter_map(|p| p.records.as_ref())
+            .filter(|r| r.len() >= SHARED_RECORDS_MIN);
+        let mut rest = parts.iter();
+        for records in large {
+            assert!(
+                rest.any(|p| p.as_ptr() == records.as_ptr() && p.len() == records.len()),
+                "v{version}: {} bytes of records not shared, or out of order",
+                records.len()
+            );
         }
     }
 
     #[test]
     fn parts_concatenate_to_the_copied_frame_at_every_version() {
-        for version in versions::FETCH_MAGIC_V2_MIN..=16 {
-            let response = response(version);
-            let whole = encode_response(ApiKey::Fetch, version, 42, &response);
-            let parts = encode_fetch_frame(version, 42, response);
-            assert_eq!(parts.len(), 2 + 3 * 3, "v{version}: three records shared");
-            assert_eq!(parts.concat(), whole.to_vec(), "v{version}");
+        for version in served_versions() {
+            assert_parts_match_the_copied_frame(version, &response(version, mixed_records()));
+        }
+    }
+
+    #[test]
+    fn many_partitions_concatenate_to_the_copied_frame() {
+        let shared = records(SHARED_RECORDS_MIN * 2, 13);
+        let many = (0..1000)
+            .map(|i| match i % 4 {
+                0 => Some(shared.clone()),
+                1 => None,
+                2 => Some(records(i % 300, 17)),
+                _ => Some(Bytes::new()),
+            })
+            .collect::<Vec<_>>();
+        for version in served_versions() {
+            assert_parts_match_the_copied_frame(version, &response(version, many.clone()));
         }
     }
 
     #[test]
     fn small_records_stay_in_one_frame() {
-        let response = FetchResponse {
-            responses: vec![FetchableTopicResponse {
-                topic: "t".into(),
-                partitions: vec![PartitionData {
-                    records: records(100, 1),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let parts = encode_fetch_frame(12, 1, response.clone());
+        let response = response(12, vec![Some(records(100, 1)), None]);
+        let parts = encode_fetch_frame(12, 1, &response);
         assert_eq!(parts.len(), 1);
         assert_eq!(parts[0], encode_response(ApiKey::Fetch, 12, 1, &response));
     }

@@ -11,12 +11,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use parts::Parts;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::broker::{Broker, Outcome};
+
+mod parts;
 
 /// Size of each connection's read and write buffers.
 const SOCKET_BUFFER_BYTES: usize = 256 * 1024;
@@ -86,13 +89,10 @@ async fn serve_connection(
         let Some(frame) = frame else { break };
         match broker.handle_frame(frame, peer).await {
             Outcome::Respond(bytes) => wr.write_all(&bytes).await?,
-            // A part larger than the buffer goes to the socket directly (after what is
-            // buffered): large records are not copied again here.
-            Outcome::RespondParts(parts) => {
-                for part in parts {
-                    wr.write_all(&part).await?;
-                }
-            }
+            // Vectored writes: a frame at least as large as the buffer goes to the socket
+            // directly (after what is buffered) in one `writev`, its shared records not copied
+            // again here; a smaller one is copied into the buffer.
+            Outcome::RespondParts(parts) => wr.write_all_buf(&mut Parts::new(parts)).await?,
             Outcome::NoResponse => {}
             Outcome::Close => break,
         }
