@@ -1027,6 +1027,11 @@ impl ProduceOutcome {
         report::per_sec(self.stats.wire_bytes as f64, self.report.elapsed)
     }
 
+    /// Request bytes written to the wire.
+    pub(super) fn wire_bytes(&self) -> u64 {
+        self.stats.wire_bytes
+    }
+
     /// Payload bytes acknowledged per second.
     pub(super) fn payload_bytes_per_sec(&self) -> f64 {
         report::per_sec(self.stats.acked_payload_bytes as f64, self.report.elapsed)

@@ -313,7 +313,8 @@ pub(super) async fn run(args: SuiteArgs) -> Result<()> {
             plan.metadata_topics = fit.max(1);
         }
     }
-    let workloads = run_workloads(&plan, &bootstrap, &mut report, &stop).await;
+    let server_pid = server.as_ref().and_then(SelfServer::pid);
+    let workloads = run_workloads(&plan, &bootstrap, server_pid, &mut report, &stop).await;
     if let Err(e) = workloads {
         report.errors.push(format!("{e:#}"));
     }
@@ -454,6 +455,7 @@ fn args_num_records(flags: &[String]) -> u64 {
 async fn run_workloads(
     plan: &Plan,
     bootstrap: &str,
+    server_pid: Option<u32>,
     report: &mut SuiteReport,
     stop: &watch::Receiver<bool>,
 ) -> Result<()> {
@@ -473,7 +475,11 @@ async fn run_workloads(
         THROUGHPUT_PROPS,
     );
     flags.push("--keep-topic".into());
+    let cpu_before = server_pid.and_then(process_cpu_seconds);
     let produced = produce(&flags, stop).await;
+    let broker_cpu = cpu_before
+        .zip(server_pid.and_then(process_cpu_seconds))
+        .map(|(before, after)| after - before);
     let produced = match produced {
         Ok(p) => p,
         Err(e) => {
@@ -489,10 +495,33 @@ async fn run_workloads(
         }
     };
     let wire = produced.wire_bytes_per_sec();
+    // What the broker spent per byte bounds the ratio whatever the client does: one core
+    // running only this broker would take at most `wire bytes ÷ CPU seconds`.
+    let cpu_figure = match broker_cpu.filter(|&cpu| cpu > 0.0) {
+        Some(cpu) => {
+            let bytes = produced.wire_bytes() as f64;
+            let one_core = bytes / cpu;
+            let mut note = format!(
+                "the broker used {cpu:.2} CPU-s for the 1 KiB produce run ({:.2} CPU-s per GiB \
+                 of requests): one core running only the broker takes at most {:.0} MB/s",
+                cpu / (bytes / (1u64 << 30) as f64),
+                one_core / MB
+            );
+            if let Some(c) = loopback {
+                note.push_str(&format!(" = {:.3} × the loopback ceiling", one_core / c));
+            }
+            report.notes.push(note);
+            format!(
+                ", broker {:.2} CPU-s/GiB",
+                cpu / (bytes / (1u64 << 30) as f64)
+            )
+        }
+        None => String::new(),
+    };
     report.rows.push(Row {
         workload: "produce 1 KiB, acks=1, page cache".into(),
         figure: format!(
-            "{:.0} records/s, {:.2} MB/s payload, {:.2} MB/s wire",
+            "{:.0} records/s, {:.2} MB/s payload, {:.2} MB/s wire{cpu_figure}",
             produced.records_per_sec(),
             produced.payload_bytes_per_sec() / MB,
             wire / MB
@@ -900,6 +929,20 @@ fn print(args: &SuiteArgs, plan: &Plan, report: &SuiteReport) {
     }
 }
 
+/// User + system CPU seconds of process `pid` so far (`/proc/<pid>/stat`), `None` if it is
+/// gone or unreadable.
+fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from field 3 (state) on:
+    // utime and stime are fields 14 and 15, in clock ticks.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let ticks = rustix::param::clock_ticks_per_second();
+    (ticks > 0).then(|| (utime + stime) as f64 / ticks as f64)
+}
+
 /// A kraftbridge server this suite started from its own binary, in its own data directory;
 /// killed and deleted when dropped.
 #[derive(Debug)]
@@ -1032,6 +1075,10 @@ impl SelfServer {
     }
 
     /// Resident set size from `/proc/<pid>/status` (Linux).
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     fn rss_bytes(&self) -> Option<u64> {
         let pid = self.child.as_ref()?.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -1094,6 +1141,14 @@ fn free_port() -> Result<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_a_process_cpu_time() {
+        let before = process_cpu_seconds(std::process::id()).expect("own /proc stat");
+        let after = process_cpu_seconds(std::process::id()).expect("own /proc stat");
+        assert!(0.0 <= before && before <= after, "{before} then {after}");
+        assert!(process_cpu_seconds(u32::MAX).is_none(), "no such process");
+    }
 
     #[test]
     fn target_ratios_read_as_met_at_one() {
