@@ -6,7 +6,7 @@
 //! that differ between the two (by their shared topic image, or by their config overrides) are
 //! looked at, so applying an image costs what changed rather than the number of topics: with
 //! 10,000 topics created 100 at a time, walking every topic on every image made creation
-//! quadratic. New logs (each a directory plus fsyncs) are created before the partition map is
+//! quadratic. New logs (each a directory and a `.log`) are created before the partition map is
 //! write-locked, so appends and fetches to other partitions never wait on them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -106,10 +106,8 @@ impl ReplicaManager {
     }
 
     /// Opens (adopts or creates) the partitions of `create`, on several threads when there are
-    /// many: each creation waits on a few fsyncs (the log directory, `partition.metadata`),
-    /// and concurrent fsyncs share the file system's journal commits, so threads multiply the
-    /// rate (on the 2-core benchmark machine, directory + file fsyncs went from 69 partitions/s
-    /// on one thread to 1,230/s on 16).
+    /// many. Creating one is a `mkdir` and an `open` (no fsync: `PartitionLog::create`), whose
+    /// cost is the file system allocating the two inodes, so threads let every core do that.
     fn open_partitions(&self, create: &[ToCreate]) -> Vec<(TopicPartition, Arc<Partition>)> {
         let open = |(tp, topic_id, epoch, config): &ToCreate| {
             let p = self.open_partition(tp, *topic_id, *epoch, config.clone())?;
