@@ -160,6 +160,10 @@ pub(crate) struct ReplicaManager {
     partitions: RwLock<BTreeMap<TopicPartition, Arc<Partition>>>,
     /// Logs found on disk at start-up, adopted by `apply_image` when the image assigns them.
     loaded: Mutex<BTreeMap<TopicPartition, PartitionLog>>,
+    /// Partitions the image removed while a request or the housekeeping run still held them:
+    /// their logs are deleted by the next `maintain` that finds them unused (Kafka also
+    /// removes a deleted log's files later, `LogManager.asyncDelete`).
+    deleting: Mutex<Vec<Arc<Partition>>>,
     /// Woken on every append, for fetches waiting on `min_bytes`.
     appended: Notify,
 }
@@ -192,6 +196,7 @@ impl ReplicaManager {
             producer_expiry,
             partitions: RwLock::new(BTreeMap::new()),
             loaded: Mutex::new(loaded),
+            deleting: Mutex::new(Vec::new()),
             appended: Notify::new(),
         })
     }
@@ -206,6 +211,27 @@ impl ReplicaManager {
             .unwrap_or_else(|e| e.into_inner())
             .get(tp)
             .cloned()
+    }
+
+    /// Deletes the log of a partition the image removed, or queues it for `maintain` while
+    /// someone else still holds the partition.
+    fn delete_when_unused(&self, p: Arc<Partition>) {
+        match Arc::try_unwrap(p) {
+            Ok(p) => self.delete(p.log.into_inner().unwrap_or_else(|e| e.into_inner())),
+            Err(p) => self
+                .deleting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(p),
+        }
+    }
+
+    /// Deletes the queued logs nobody holds any more (`delete_when_unused`).
+    fn delete_unused(&self) {
+        let queued = std::mem::take(&mut *self.deleting.lock().unwrap_or_else(|e| e.into_inner()));
+        for p in queued {
+            self.delete_when_unused(p);
+        }
     }
 
     fn delete(&self, log: PartitionLog) {
@@ -603,8 +629,10 @@ impl ReplicaManager {
         &self.dir
     }
 
-    /// Flush policy and retention for every partition. Blocking.
+    /// Flush policy and retention for every partition, and the deletions left for later.
+    /// Blocking.
     fn maintain(&self, retention_due: bool) {
+        self.delete_unused();
         let now = now_ms();
         let partitions: Vec<(TopicPartition, Arc<Partition>)> = self
             .partitions
@@ -662,6 +690,10 @@ impl ReplicaManager {
                 }
             };
             checkpoints.push(log.close()?);
+        }
+        self.delete_unused();
+        for p in std::mem::take(&mut *self.deleting.lock().unwrap_or_else(|e| e.into_inner())) {
+            tracing::warn!(topic_id = %p.topic_id, "a deleted partition is still in use at shutdown; its log stays on disk");
         }
         let leftovers = std::mem::take(&mut *self.loaded.lock().unwrap_or_else(|e| e.into_inner()));
         for (_, log) in leftovers {

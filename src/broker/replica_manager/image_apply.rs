@@ -71,13 +71,7 @@ impl ReplicaManager {
                 .collect()
         };
         for p in stale {
-            match Arc::try_unwrap(p) {
-                Ok(p) => self.delete(p.log.into_inner().unwrap_or_else(|e| e.into_inner())),
-                Err(p) => tracing::warn!(
-                    topic_id = %p.topic_id,
-                    "partition still in use; its log is deleted on restart"
-                ),
-            }
+            self.delete_when_unused(p);
         }
 
         // Update the partitions we host; create the others without holding the map's lock.
@@ -350,5 +344,35 @@ mod tests {
         // An image that changed no topic costs nothing and changes nothing.
         m.apply_image(Some(&recreated), &recreated);
         assert_eq!(hosted(&m), now);
+    }
+
+    /// A partition deleted while a request holds it keeps its log until the housekeeping run
+    /// after the request let go; then its directory is removed.
+    #[test]
+    fn a_deleted_partition_in_use_is_deleted_once_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = manager(dir.path());
+        let first = next(&MetadataImage::empty(), topic("a", 1, 1));
+        m.apply_image(None, &first);
+        let held = m.get(&TopicPartition::new("a", 0)).expect("hosted");
+        let removed = next(
+            &first,
+            vec![MetadataRecordBody::RemoveTopic(RemoveTopicRecord {
+                topic_id: Uuid([1; 16]),
+            })],
+        );
+        m.apply_image(Some(&first), &removed);
+        assert!(hosted(&m).is_empty());
+        assert!(dir.path().join("a-0").is_dir(), "in use: not deleted yet");
+        m.maintain(false);
+        assert!(dir.path().join("a-0").is_dir(), "still in use");
+        drop(held);
+        m.maintain(false);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name())
+            .filter(|n| n.to_string_lossy().starts_with("a-0"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }
