@@ -193,6 +193,10 @@ pub(crate) struct ReplicaManager {
     /// replica as offline, instead of a success that every later request contradicts. The
     /// next image that touches the topic tries again.
     offline: RwLock<BTreeMap<TopicPartition, Uuid>>,
+    /// Partitions the image removed while a request or the housekeeping run still held them:
+    /// their logs are deleted by the next `maintain` that finds them unused (Kafka also
+    /// removes a deleted log's files later, `LogManager.asyncDelete`).
+    deleting: Mutex<Vec<Arc<Partition>>>,
     /// Woken on every append, for fetches waiting on `min_bytes`.
     appended: Notify,
 }
@@ -226,6 +230,7 @@ impl ReplicaManager {
             partitions: RwLock::new(BTreeMap::new()),
             loaded: Mutex::new(loaded),
             offline: RwLock::new(BTreeMap::new()),
+            deleting: Mutex::new(Vec::new()),
             appended: Notify::new(),
         })
     }
@@ -262,6 +267,27 @@ impl ReplicaManager {
         let range = TopicPartition::new(topic.to_string(), i32::MIN)
             ..=TopicPartition::new(topic.to_string(), i32::MAX);
         offline.range(range).map(|(tp, _)| tp.partition).collect()
+    }
+
+    /// Deletes the log of a partition the image removed, or queues it for `maintain` while
+    /// someone else still holds the partition.
+    fn delete_when_unused(&self, p: Arc<Partition>) {
+        match Arc::try_unwrap(p) {
+            Ok(p) => self.delete(p.log.into_inner().unwrap_or_else(|e| e.into_inner())),
+            Err(p) => self
+                .deleting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(p),
+        }
+    }
+
+    /// Deletes the queued logs nobody holds any more (`delete_when_unused`).
+    fn delete_unused(&self) {
+        let queued = std::mem::take(&mut *self.deleting.lock().unwrap_or_else(|e| e.into_inner()));
+        for p in queued {
+            self.delete_when_unused(p);
+        }
     }
 
     fn delete(&self, log: PartitionLog) {
@@ -673,11 +699,12 @@ impl ReplicaManager {
         &self.dir
     }
 
-    /// Flush policy, retention and producer-state upkeep for every partition. Blocking. The
-    /// fsyncs (of rolled segments, of roll snapshots) and the unlinks of segments past
-    /// retention run with the partition's log lock released, so appends and fetches do not
-    /// wait for them.
+    /// Flush policy, retention and producer-state upkeep for every partition, and the
+    /// deletions left for later. Blocking. The fsyncs (of rolled segments, of roll snapshots)
+    /// and the unlinks of segments past retention run with the partition's log lock
+    /// released, so appends and fetches do not wait for them.
     fn maintain(&self, retention_due: bool) {
+        self.delete_unused();
         let now = now_ms();
         let partitions: Vec<(TopicPartition, Arc<Partition>)> = self
             .partitions
@@ -718,6 +745,13 @@ impl ReplicaManager {
     /// 11–19 s on one thread, 0.4–0.6 s here). As in Kafka, the checkpoints and the marker
     /// are written only if every log closed.
     pub(crate) fn close(&self) -> anyhow::Result<()> {
+        self.delete_unused();
+        for p in std::mem::take(&mut *self.deleting.lock().unwrap_or_else(|e| e.into_inner())) {
+            tracing::warn!(
+                topic_id = %p.topic_id,
+                "a deleted partition is still in use at shutdown; its log stays on disk"
+            );
+        }
         let partitions =
             std::mem::take(&mut *self.partitions.write().unwrap_or_else(|e| e.into_inner()));
         let leftovers = std::mem::take(&mut *self.loaded.lock().unwrap_or_else(|e| e.into_inner()));

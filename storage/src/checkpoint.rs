@@ -219,7 +219,8 @@ pub fn write<T: CheckpointEntry>(path: &Path, entries: &[T]) -> Result<()> {
 
 /// Creates an empty (0-byte) checkpoint file if none exists, as Kafka's `CheckpointFile`
 /// constructor does (`Files.createFile`, no fsync: an empty or missing file reads as no
-/// entries, so a crash loses nothing). On every new partition's creation path.
+/// entries, so a crash loses nothing). When a partition directory is loaded; a directory
+/// `PartitionLog::create` makes gets the file with its first entry instead.
 pub fn ensure_exists(path: &Path) -> Result<()> {
     match std::fs::OpenOptions::new()
         .write(true)

@@ -50,15 +50,15 @@ pub(crate) struct OffsetIndex {
 }
 
 impl OffsetIndex {
-    pub(crate) fn create(path: PathBuf, base_offset: i64, max_bytes: u64) -> Result<Self> {
-        Ok(OffsetIndex {
-            file: IndexFile::create(path, OFFSET_INDEX_ENTRY_BYTES, max_bytes)?,
+    pub(crate) fn create(path: PathBuf, base_offset: i64, max_bytes: u64) -> Self {
+        OffsetIndex {
+            file: IndexFile::create(path, OFFSET_INDEX_ENTRY_BYTES, max_bytes),
             base_offset,
             last: OnceLock::from(OffsetPosition {
                 offset: base_offset,
                 position: 0,
             }),
-        })
+        }
     }
 
     pub(crate) fn open_existing(path: PathBuf, base_offset: i64) -> Result<Self> {
@@ -217,8 +217,8 @@ mod tests {
     fn append_lookup_truncate() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("00000000000000000100.index");
-        let mut idx = OffsetIndex::create(path.clone(), 100, 10 * 1024 * 1024).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 10 * 1024 * 1024);
+        let mut idx = OffsetIndex::create(path.clone(), 100, 10 * 1024 * 1024);
+        assert!(!path.exists(), "a new index is created when first needed");
         assert_eq!(
             idx.lookup(150).unwrap(),
             OffsetPosition {
@@ -229,6 +229,8 @@ mod tests {
         for i in 1..=100 {
             idx.append(100 + i * 10, (i * 1000) as u64).unwrap();
         }
+        // The first entry created it, preallocated as Kafka's.
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 10 * 1024 * 1024);
         assert!(idx.append(1100, 1).is_err(), "non-increasing offset");
         assert_eq!(
             idx.lookup(99).unwrap(),
@@ -287,7 +289,13 @@ mod tests {
         assert_eq!(idx.entries(), 44);
         idx.truncate_to(0).unwrap();
         assert_eq!(idx.entries(), 0);
-        assert!(OffsetIndex::create(path, 0, 8).is_ok());
+        let mut empty = OffsetIndex::create(path.clone(), 0, 8);
+        empty.trim().unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            0,
+            "trimming a new index creates it empty, replacing the old file"
+        );
     }
 
     #[test]

@@ -1,13 +1,21 @@
 //! A fixed-width-entry index file read with `pread` instead of mmap (the workspace forbids
 //! `unsafe`): the storage under `.index` and `.timeindex` (spec §3.1–3.4).
 //!
-//! The file is opened lazily, on the first entry read or written, and kept open from then on:
-//! thousands of idle partitions cost a `stat` per index at load and no memory or descriptor
-//! until someone looks something up. Creating or resizing the file (Kafka creates and
-//! preallocates it with the segment) uses a short-lived handle, so an empty active segment
-//! holds only its `.log` descriptor, as Kafka's (whose indexes are mmapped, their file closed).
-//! Entry count is the file length divided by the entry size, as Kafka trusts a pre-existing
-//! index by length.
+//! The file of a new index is created only when first needed, as Kafka's `LazyIndex` does for
+//! a rolled segment: when an entry is written, when the index is trimmed (roll, clean close) or
+//! when its segment first takes data ([`IndexFile::materialize`]). Until then the index exists
+//! in memory only, so an idle new partition costs no index inodes, no `open`/`ftruncate` and no
+//! descriptor; a crash in that window leaves a `.log` without indexes, which both loaders
+//! rebuild (spec §1.7 step 3). Kafka itself creates a new log's indexes at load
+//! (`resizeIndexes`); a clean close here creates them too, so a cleanly stopped directory has
+//! every file Kafka's has.
+//!
+//! Once created, the file is opened lazily, on the first entry read or written, and kept open
+//! from then on: thousands of idle partitions cost a `stat` per index at load and no memory or
+//! descriptor until someone looks something up. Creating or resizing the file uses a
+//! short-lived handle, so an empty active segment holds only its `.log` descriptor, as Kafka's
+//! (whose indexes are mmapped, their file closed). Entry count is the file length divided by
+//! the entry size, as Kafka trusts a pre-existing index by length.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -29,38 +37,61 @@ pub(crate) struct IndexFile {
     max_entries: u64,
     /// We created, resized or wrote the file in this process: a clean close trims it.
     changed: bool,
+    /// The file exists; false for a new index until [`IndexFile::materialize`].
+    on_disk: bool,
     /// Counts changes of length or content; `synced_version` is the count the last
     /// successful fsync covered. Versions rather than a flag, because the fsync runs after
     /// the log's lock is released (`log::flush`): a change made meanwhile, or a second flush
-    /// planned meanwhile, must not be taken as synced by the first one's completion.
+    /// planned meanwhile, must not be taken as synced by the first one's completion. A file
+    /// not created yet has nothing to sync: its creation is its first change.
     version: u64,
     synced_version: u64,
 }
 
 impl IndexFile {
-    /// Creates (or empties) the file and preallocates it to `max_bytes` rounded down to a whole
-    /// entry (Kafka `AbstractIndex.createAndAssignMmap` for a new file). Sparse: no disk used,
-    /// no fsync (Kafka flushes an index only when its segment is flushed). The handle is closed
-    /// again: an empty index needs no descriptor.
-    pub(crate) fn create(path: PathBuf, entry_size: u64, max_bytes: u64) -> Result<Self> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .ctx(&path)?;
-        let len = max_bytes / entry_size * entry_size;
-        file.set_len(len).ctx(&path)?;
-        Ok(IndexFile {
+    /// A new, empty index of `max_bytes` rounded down to a whole entry. No I/O: the file is
+    /// created, or emptied if a stale one is there, and preallocated by
+    /// [`IndexFile::materialize`] (Kafka `AbstractIndex.createAndAssignMmap` for a new file).
+    pub(crate) fn create(path: PathBuf, entry_size: u64, max_bytes: u64) -> IndexFile {
+        IndexFile {
             path,
             entry_size,
             file: OnceLock::new(),
             entries: 0,
-            max_entries: len / entry_size,
+            max_entries: max_bytes / entry_size,
             changed: true,
-            version: 1,
+            version: 0,
             synced_version: 0,
-        })
+            on_disk: false,
+        }
+    }
+
+    /// Creates (or empties) the file of a new index at its current size, if not done yet.
+    /// Sparse: no disk used, no fsync (Kafka flushes an index only when its segment is
+    /// flushed, and the segment's first flush fsyncs the directory too). The handle is closed
+    /// again: an empty index needs no descriptor. Returns whether the file was created.
+    pub(crate) fn materialize(&mut self) -> Result<bool> {
+        if self.on_disk {
+            return Ok(false);
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.path)
+            .ctx(&self.path)?;
+        let len = self.max_entries * self.entry_size;
+        if len > 0 {
+            file.set_len(len).ctx(&self.path)?;
+        }
+        self.on_disk = true;
+        self.version += 1;
+        Ok(true)
+    }
+
+    /// Whether the file exists (see [`IndexFile::materialize`]).
+    pub(crate) fn is_on_disk(&self) -> bool {
+        self.on_disk
     }
 
     /// Describes an existing file without opening it. Entries = length / entry size; zero
@@ -77,6 +108,7 @@ impl IndexFile {
             changed: false,
             version: 0,
             synced_version: 0,
+            on_disk: true,
         })
     }
 
@@ -157,6 +189,7 @@ impl IndexFile {
             "index {} is full",
             self.path.display()
         );
+        self.materialize()?;
         let at = self.entries * self.entry_size;
         self.file()?.write_all_at(entry, at).ctx(&self.path)?;
         self.entries += 1;
@@ -195,10 +228,11 @@ impl IndexFile {
         self.resize(max_bytes)
     }
 
-    /// Sets the file length to `bytes` rounded down to a whole entry (Kafka `resize`).
+    /// Sets the file length to `bytes` rounded down to a whole entry (Kafka `resize`); only
+    /// the planned length of a file not created yet.
     pub(crate) fn resize(&mut self, bytes: u64) -> Result<()> {
         let len = bytes / self.entry_size * self.entry_size;
-        if len != self.max_entries * self.entry_size {
+        if self.on_disk && len != self.max_entries * self.entry_size {
             self.with_file(|f| f.set_len(len))?;
             self.changed = true;
             self.version += 1;
@@ -208,15 +242,19 @@ impl IndexFile {
         Ok(())
     }
 
-    /// Cuts the file to its real entries (Kafka `trimToValidSize`).
+    /// Cuts the file to its real entries (Kafka `trimToValidSize`), creating it (empty) if it
+    /// was not yet: after a roll or a clean close the index is on disk, as Kafka's.
     pub(crate) fn trim(&mut self) -> Result<()> {
-        self.resize(self.entries * self.entry_size)
+        self.resize(self.entries * self.entry_size)?;
+        self.materialize()?;
+        Ok(())
     }
 
     /// If the file changed since its last fsync: a handle to fsync it with (a duplicate of the
     /// kept-open one, or a new one), and the version that fsync covers, for
     /// [`Self::mark_synced`]. Nothing is marked here: until the fsync succeeded the file
-    /// stays unsynced, so a failed fsync is retried by the next flush.
+    /// stays unsynced, so a failed fsync is retried by the next flush. A file not created yet
+    /// has none.
     pub(crate) fn sync_handle(&self) -> Result<Option<(File, u64)>> {
         if self.version == self.synced_version {
             return Ok(None);
@@ -259,9 +297,12 @@ impl IndexFile {
         Ok(Some(lo))
     }
 
-    /// Renames the file (segment deletion), keeping any open handle valid.
+    /// Renames the file (segment deletion, cleaner swap), keeping any open handle valid; a
+    /// file not created yet only changes its planned path.
     pub(crate) fn rename(&mut self, to: PathBuf) -> Result<()> {
-        std::fs::rename(&self.path, &to).ctx(&self.path)?;
+        if self.on_disk {
+            std::fs::rename(&self.path, &to).ctx(&self.path)?;
+        }
         self.path = to;
         Ok(())
     }

@@ -63,6 +63,17 @@ impl LeaderEpochCache {
         Ok(cache)
     }
 
+    /// The empty cache of a partition directory created just now. Its file is written with
+    /// the first entry: an absent `leader-epoch-checkpoint` reads as empty here and in Kafka
+    /// (whose `CheckpointFile` creates it when it opens the log), so an idle new partition
+    /// needs no inode for it.
+    pub fn new_empty(partition_dir: &Path) -> Self {
+        LeaderEpochCache {
+            path: partition_dir.join(LEADER_EPOCH_CHECKPOINT),
+            entries: Vec::new(),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

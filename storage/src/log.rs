@@ -130,6 +130,9 @@ pub struct PartitionLog {
     /// roll): the log cleaner discards a pass planned under an older layout, and a flush
     /// planned under one does not move the recovery point.
     layout_version: u64,
+    /// `create` made the directory and nothing was appended since: it holds no file of an
+    /// earlier log, nor snapshots or segments of this one's.
+    created_empty: bool,
 }
 
 /// Where the validated batches of an append are.
@@ -165,9 +168,15 @@ fn recover_segment(
 }
 
 impl PartitionLog {
-    /// Creates the directory of a new log (if missing), records the topic id when given, and
-    /// opens it with an empty first segment at offset 0. An existing directory is opened with
-    /// full recovery instead.
+    /// Creates the directory of a new log, records the topic id when given, and starts it with
+    /// an empty first segment at offset 0. An existing directory is opened with full recovery
+    /// instead.
+    ///
+    /// A directory made here is empty, so nothing is read or listed: a new partition costs a
+    /// `mkdir` and the `.log`'s `open`. Its other files come when needed — the indexes with the
+    /// first append (or a clean close), `leader-epoch-checkpoint` with the first epoch,
+    /// `partition.metadata` as below — which Kafka's loader and ours both accept (an absent
+    /// index is rebuilt, an absent checkpoint reads as empty).
     ///
     /// Durability is Kafka's (`UnifiedLog.apply`, `LogSegment.open`): no fsync here. The
     /// directory and segment files become durable with the first flush that covers them
@@ -182,24 +191,61 @@ impl PartitionLog {
         config: LogConfig,
         now_ms: i64,
     ) -> Result<Self> {
-        topic_partition_of(dir)?;
-        let existed = dir.exists();
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        // A directory that already existed may hold unflushed data: recover it.
-        let options = LoadOptions {
-            recovery_point: 0,
-            log_start_offset: 0,
-            shutdown: if existed {
-                Shutdown::Unclean
-            } else {
-                Shutdown::Clean
-            },
+        let (topic_partition, _) = topic_partition_of(dir)?;
+        config.validate()?;
+        let made = match std::fs::create_dir(dir) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                true
+            }
+            Err(e) => return Err(Error::io(dir, e)),
         };
-        let mut log = Self::open(dir, config, options, now_ms)?;
+        let mut log = if made {
+            Self::new_empty(dir, topic_partition, config, now_ms)?
+        } else {
+            // A directory that already existed may hold unflushed data: recover it.
+            let options = LoadOptions {
+                recovery_point: 0,
+                log_start_offset: 0,
+                shutdown: Shutdown::Unclean,
+            };
+            Self::open(dir, config, options, now_ms)?
+        };
         if let Some(id) = topic_id {
             log.set_topic_id(id)?;
         }
         Ok(log)
+    }
+
+    /// The log of a directory just made: what `open` finds in an empty directory, without
+    /// looking.
+    fn new_empty(
+        dir: &Path,
+        topic_partition: TopicPartition,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<Self> {
+        let segment = Segment::create(dir, 0, config.segment_config(), now_ms)?;
+        Ok(PartitionLog {
+            dir: dir.to_path_buf(),
+            topic_partition,
+            config,
+            segments: BTreeMap::from([(0, segment)]),
+            log_start_offset: 0,
+            log_end_offset: 0,
+            recovery_point: 0,
+            leader_epochs: LeaderEpochCache::new_empty(dir),
+            topic_id: None,
+            topic_id_unflushed: false,
+            last_flush_ms: now_ms,
+            // The directory and its `.log` are new.
+            dir_version: 1,
+            dir_synced_version: 0,
+            layout_version: 0,
+            created_empty: true,
+        })
     }
 
     /// Loads an existing partition directory (spec §1.7): removes leftovers, opens segments,
@@ -321,6 +367,7 @@ impl PartitionLog {
             dir_version,
             dir_synced_version: 0,
             layout_version: 0,
+            created_empty: false,
         };
         Ok(log)
     }
@@ -371,6 +418,13 @@ impl PartitionLog {
 
     pub fn topic_id(&self) -> Option<Uuid> {
         self.topic_id
+    }
+
+    /// Whether [`Self::create`] made this log's directory in this process and nothing was
+    /// appended since: it holds no producer snapshot or other file of an earlier log, so
+    /// loaders of such files can skip listing it.
+    pub fn created_empty(&self) -> bool {
+        self.created_empty
     }
 
     /// Records the topic id (once; a different id is an error, as Kafka's
@@ -626,6 +680,13 @@ impl PartitionLog {
             ));
         }
         self.maybe_roll(records.len() as u64, &a, now_ms)?;
+        self.created_empty = false;
+        let active = self.active_mut();
+        // A new segment's index files are created by its first append; the next flush makes
+        // them durable with the data (Kafka's `LazyIndex`, `LocalLog.flush`).
+        if active.materialize_indexes()? {
+            self.dir_changed();
+        }
         let active = self.active_mut();
         let segment_base_offset = active.base_offset();
         let position = active.append(
@@ -668,8 +729,8 @@ impl PartitionLog {
     }
 
     /// Whether [`Self::append_as_leader`] of `records` now would do more than write to the
-    /// page cache: roll a new segment (creates files, preallocates indexes) or reach
-    /// `flush.messages` (fsync). A caller serving the network runs the others inline and
+    /// page cache: roll a new segment (creates files), create the active segment's index files
+    /// (its first append), write `partition.metadata` or reach `flush.messages` (fsync). A caller serving the network runs the others inline and
     /// these on a blocking thread (Kafka appends on its request threads too; the fsync is
     /// what must not stall them). Malformed input answers false: the append then rejects it
     /// before any I/O.
@@ -685,7 +746,7 @@ impl PartitionLog {
         if pos != records.len() || last_offset < self.log_end_offset {
             return Ok(false);
         }
-        if self.topic_id_unflushed {
+        if self.topic_id_unflushed || !self.active().indexes_on_disk() {
             return Ok(true);
         }
         if last_offset + 1 - self.recovery_point >= self.config.flush_interval_messages {

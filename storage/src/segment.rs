@@ -141,8 +141,8 @@ impl Segment {
         )
     }
 
-    /// Creates an empty segment (any stale files of that base are replaced), with both
-    /// indexes preallocated to `segment.index.bytes`.
+    /// Creates an empty segment: its `.log` now (any stale file of that base is replaced),
+    /// its indexes, sized `segment.index.bytes`, when first needed (`IndexFile::materialize`).
     pub(crate) fn create(
         dir: &Path,
         base_offset: i64,
@@ -174,8 +174,8 @@ impl Segment {
             log_path,
             log: Arc::new(log),
             size: 0,
-            offset_index: OffsetIndex::create(index_path, base_offset, config.max_index_bytes)?,
-            time_index: TimeIndex::create(time_path, base_offset, config.max_index_bytes)?,
+            offset_index: OffsetIndex::create(index_path, base_offset, config.max_index_bytes),
+            time_index: TimeIndex::create(time_path, base_offset, config.max_index_bytes),
             config,
             bytes_since_last_index_entry: 0,
             max_timestamp: OnceLock::from(TimestampOffset {
@@ -188,9 +188,9 @@ impl Segment {
         })
     }
 
-    /// Opens an existing segment. Indexes are not read. A missing `.index` is created empty
-    /// and the segment flagged for recovery; a missing `.timeindex` is created empty (spec
-    /// §1.7 step 3).
+    /// Opens an existing segment. Indexes are not read. A missing `.index` (a crash before a
+    /// new segment's first append leaves none) is created empty and the segment flagged for
+    /// recovery; a missing `.timeindex` is created empty (spec §1.7 step 3, as Kafka's loader).
     pub(crate) fn open(
         dir: &Path,
         base_offset: i64,
@@ -217,12 +217,16 @@ impl Segment {
         } else {
             info!(log = %log_path.display(), "offset index missing; segment will be recovered");
             needs_recovery = true;
-            OffsetIndex::create(index_path, base_offset, 0)?
+            let mut index = OffsetIndex::create(index_path, base_offset, 0);
+            index.file_mut().materialize()?;
+            index
         };
         let time_index = if time_path.exists() {
             TimeIndex::open_existing(time_path, base_offset)?
         } else {
-            TimeIndex::create(time_path, base_offset, 0)?
+            let mut index = TimeIndex::create(time_path, base_offset, 0);
+            index.file_mut().materialize()?;
+            index
         };
         Ok(Segment {
             base_offset,
@@ -297,6 +301,7 @@ impl Segment {
         if position == 0 {
             self.rolling_based_timestamp = Some(largest_timestamp);
         }
+        self.materialize_indexes()?;
         if let Err(e) = self.log.write_all_at(records, position) {
             // Drop whatever part of the write landed, so the file ends on a batch boundary.
             let _ = self.log.set_len(position);
@@ -690,6 +695,19 @@ impl Segment {
         ]
     }
 
+    /// Whether both index files exist (a new segment's are created by its first append).
+    pub(crate) fn indexes_on_disk(&self) -> bool {
+        self.offset_index.file().is_on_disk() && self.time_index.file().is_on_disk()
+    }
+
+    /// Creates the index files of a new segment (Kafka's `LazyIndex.get` on the first append);
+    /// returns whether any file was created, so the caller knows its directory changed.
+    pub(crate) fn materialize_indexes(&mut self) -> Result<bool> {
+        let offsets = self.offset_index.file_mut().materialize()?;
+        let times = self.time_index.file_mut().materialize()?;
+        Ok(offsets || times)
+    }
+
     /// Extends both indexes to `segment.index.bytes` again (load, active segment).
     pub(crate) fn resize_indexes_to_max(&mut self) -> Result<()> {
         self.offset_index.resize(self.config.max_index_bytes)?;
@@ -845,6 +863,9 @@ impl Segment {
         std::fs::rename(&self.log_path, &log_deleted).ctx(&self.log_path)?;
         doomed.push(log_deleted);
         for idx in [self.offset_index.file_mut(), self.time_index.file_mut()] {
+            if !idx.is_on_disk() {
+                continue;
+            }
             let to = fs_util::with_suffix(idx.path(), DELETED_FILE_SUFFIX);
             match idx.rename(to.clone()) {
                 Ok(()) => doomed.push(to),

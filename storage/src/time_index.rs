@@ -49,15 +49,15 @@ pub(crate) struct TimeIndex {
 }
 
 impl TimeIndex {
-    pub(crate) fn create(path: PathBuf, base_offset: i64, max_bytes: u64) -> Result<Self> {
-        Ok(TimeIndex {
-            file: IndexFile::create(path, TIME_INDEX_ENTRY_BYTES, max_bytes)?,
+    pub(crate) fn create(path: PathBuf, base_offset: i64, max_bytes: u64) -> Self {
+        TimeIndex {
+            file: IndexFile::create(path, TIME_INDEX_ENTRY_BYTES, max_bytes),
             base_offset,
             last: OnceLock::from(TimestampOffset {
                 timestamp: NO_TIMESTAMP,
                 offset: base_offset,
             }),
-        })
+        }
     }
 
     pub(crate) fn open_existing(path: PathBuf, base_offset: i64) -> Result<Self> {
@@ -237,14 +237,15 @@ mod tests {
     fn append_lookup_truncate() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("00000000000000000010.timeindex");
-        let mut idx = TimeIndex::create(path.clone(), 10, 10 * 1024 * 1024).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 10_485_756);
+        let mut idx = TimeIndex::create(path.clone(), 10, 10 * 1024 * 1024);
+        assert!(!path.exists(), "a new index is created when first needed");
         let none = TimestampOffset {
             timestamp: NO_TIMESTAMP,
             offset: 10,
         };
         assert_eq!(idx.lookup(5).unwrap(), none);
         idx.maybe_append(100, 12, false).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 10_485_756);
         idx.maybe_append(100, 13, false).unwrap(); // same timestamp: skipped
         idx.maybe_append(200, 20, false).unwrap();
         idx.maybe_append(300, 20, false).unwrap(); // same offset, newer ts: kept
@@ -288,7 +289,7 @@ mod tests {
     #[test]
     fn full_keeps_reserved_slot() {
         let dir = tempfile::tempdir().unwrap();
-        let mut idx = TimeIndex::create(dir.path().join("0.timeindex"), 0, 36).unwrap();
+        let mut idx = TimeIndex::create(dir.path().join("0.timeindex"), 0, 36);
         idx.maybe_append(1, 1, false).unwrap();
         idx.maybe_append(2, 2, false).unwrap();
         assert!(idx.is_full());

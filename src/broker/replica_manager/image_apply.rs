@@ -6,7 +6,7 @@
 //! that differ between the two (by their shared topic image, or by their config overrides) are
 //! looked at, so applying an image costs what changed rather than the number of topics: with
 //! 10,000 topics created 100 at a time, walking every topic on every image made creation
-//! quadratic. New logs (each a directory plus fsyncs) are created before the partition map is
+//! quadratic. New logs (each a directory and a `.log`) are created before the partition map is
 //! write-locked, so appends and fetches to other partitions never wait on them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,13 +67,7 @@ impl ReplicaManager {
                 .collect()
         };
         for p in stale {
-            match Arc::try_unwrap(p) {
-                Ok(p) => self.delete(p.log.into_inner().unwrap_or_else(|e| e.into_inner())),
-                Err(p) => tracing::warn!(
-                    topic_id = %p.topic_id,
-                    "partition still in use; its log is deleted on restart"
-                ),
-            }
+            self.delete_when_unused(p);
         }
 
         // Forget failed creations of partitions that are gone or were recreated: the next
@@ -113,9 +107,9 @@ impl ReplicaManager {
         partitions.extend(created);
     }
 
-    /// Opens (adopts or creates) the partitions of `create`, the new ones on several threads
-    /// when there are many: each creation waits on a few fsyncs (the log directory,
-    /// `partition.metadata`), see `parallel`.
+    /// Opens (adopts or creates) the partitions of `create`, on several threads when there are
+    /// many. Creating one is a `mkdir` and an `open` (no fsync: `PartitionLog::create`), whose
+    /// cost is the file system allocating the two inodes, so threads let every core do that.
     fn open_partitions(&self, create: &[ToCreate]) -> Vec<(TopicPartition, Arc<Partition>)> {
         let open = |(tp, topic_id, epoch, config): &ToCreate| {
             let p = self.open_partition(tp, *topic_id, *epoch, config.clone())?;
@@ -344,5 +338,35 @@ mod tests {
         );
         m.apply_image(Some(&c), &deleted);
         assert!(m.offline_partitions("c").is_empty());
+    }
+
+    /// A partition deleted while a request holds it keeps its log until the housekeeping run
+    /// after the request let go; then its directory is removed.
+    #[test]
+    fn a_deleted_partition_in_use_is_deleted_once_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = manager(dir.path(), LogConfig::default());
+        let first = next_image(&MetadataImage::empty(), topic("a", 1, 1));
+        m.apply_image(None, &first);
+        let held = m.get(&TopicPartition::new("a", 0)).expect("hosted");
+        let removed = next_image(
+            &first,
+            vec![MetadataRecordBody::RemoveTopic(RemoveTopicRecord {
+                topic_id: Uuid([1; 16]),
+            })],
+        );
+        m.apply_image(Some(&first), &removed);
+        assert!(hosted(&m).is_empty());
+        assert!(dir.path().join("a-0").is_dir(), "in use: not deleted yet");
+        m.maintain(false);
+        assert!(dir.path().join("a-0").is_dir(), "still in use");
+        drop(held);
+        m.maintain(false);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name())
+            .filter(|n| n.to_string_lossy().starts_with("a-0"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

@@ -53,12 +53,17 @@ impl PartitionProducers {
         let end = log.log_end_offset();
         // Kafka `LogLoader`: stray snapshots first, then `truncateAndReload`'s out-of-range
         // ones, then the latest valid one.
-        let loaded = SnapshotFiles::list(dir).and_then(|mut files| {
-            files.remove_stray(&bases)?;
-            files.delete_above(end)?;
-            files.delete_at_or_below(start)?;
-            files.load_latest(end)
-        });
+        // A directory `create` just made holds no snapshot: nothing to list.
+        let loaded = if log.created_empty() {
+            Ok(None)
+        } else {
+            SnapshotFiles::list(dir).and_then(|mut files| {
+                files.remove_stray(&bases)?;
+                files.delete_above(end)?;
+                files.delete_at_or_below(start)?;
+                files.load_latest(end)
+            })
+        };
         let loaded = loaded.unwrap_or_else(|e| {
             tracing::warn!(%tp, "cannot read producer snapshots, replaying the log: {e}");
             None

@@ -823,8 +823,9 @@ fn partition_metadata_is_written_lazily_and_a_crash_before_loads() {
     );
 }
 
-/// A new or reloaded idle partition keeps only its `.log` open: its empty indexes exist on
-/// disk, preallocated (Kafka creates them with the segment), but hold no descriptor.
+/// A new or reloaded idle partition keeps only its `.log` open. A new one has no index files
+/// until its first append or a clean close (Kafka's `LazyIndex`); a reloaded one has them
+/// preallocated (Kafka's load resizes the active segment's), without descriptors.
 #[test]
 fn idle_partition_holds_no_index_descriptor() {
     let (_t, dir) = tdir();
@@ -837,13 +838,23 @@ fn idle_partition_holds_no_index_descriptor() {
     };
     let log = PartitionLog::create(&dir, None, small(), 0).unwrap();
     assert_eq!(log.active().index_files_open(), [false, false]);
-    assert_eq!(
-        index_lens(&dir),
-        [1024, 1020],
-        "preallocated to whole entries"
+    for s in [INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX] {
+        assert!(
+            !dir.join(segment_file_name(0, s)).exists(),
+            "{s} created early"
+        );
+    }
+    assert!(
+        !dir.join(crate::checkpoint::LEADER_EPOCH_CHECKPOINT)
+            .exists(),
+        "written with the first epoch"
     );
     log.close().unwrap();
-    assert_eq!(index_lens(&dir), [0, 0], "trimmed at a clean close");
+    assert_eq!(
+        index_lens(&dir),
+        [0, 0],
+        "created, trimmed, at a clean close"
+    );
 
     let mut log = PartitionLog::open(&dir, small(), opts(Shutdown::Clean, 0), 0).unwrap();
     assert_eq!(log.active().index_files_open(), [false, false]);
@@ -858,4 +869,97 @@ fn idle_partition_holds_no_index_descriptor() {
     log.close().unwrap();
     let log = PartitionLog::open(&dir, small(), opts(Shutdown::Clean, 0), 0).unwrap();
     assert_eq!(read_all(&log).len(), 4);
+}
+
+/// A crash between a new partition's creation and its first append leaves a directory with
+/// an empty `.log` and nothing else (the state Kafka's own crash after a roll leaves). Both
+/// loaders open it: ours recreates the indexes (preallocated, the segment is active) and the
+/// log takes appends as if nothing happened.
+#[test]
+fn a_new_partition_crashed_before_its_first_append_loads() {
+    let (_t, dir) = tdir();
+    let log = PartitionLog::create(&dir, Some(Uuid([7; 16])), small(), 0).unwrap();
+    drop(log);
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, vec![segment_file_name(0, LOG_FILE_SUFFIX)]);
+
+    for shutdown in [Shutdown::Unclean, Shutdown::Clean] {
+        let mut log = PartitionLog::open(&dir, small(), opts(shutdown, 0), 0).unwrap();
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+        for (s, len) in [(INDEX_FILE_SUFFIX, 1024), (TIME_INDEX_FILE_SUFFIX, 1020)] {
+            let path = dir.join(segment_file_name(0, s));
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), len, "{s}");
+        }
+        assert_eq!(log.topic_id(), None, "partition.metadata was never written");
+        if shutdown == Shutdown::Clean {
+            produce(&mut log, 20, 3, 1);
+            assert_eq!(read_all(&log).len(), 20);
+        }
+    }
+}
+
+/// The first append to a new log goes to the blocking path, creates the index files
+/// preallocated (Kafka's `LazyIndex` on first use) and marks the directory for the next
+/// flush's fsync; a reload after that flush needs no recovery.
+#[test]
+fn the_first_append_creates_the_index_files() {
+    let (_t, dir) = tdir();
+    let mut log = PartitionLog::create(&dir, None, small(), 0).unwrap();
+    let b = client_batch(1, 10_000, 40);
+    assert!(
+        log.leader_append_may_block(&b, 0).unwrap(),
+        "creating files is blocking I/O"
+    );
+    produce(&mut log, 1, 1, 0);
+    for (s, len) in [(INDEX_FILE_SUFFIX, 1024), (TIME_INDEX_FILE_SUFFIX, 1020)] {
+        let path = dir.join(segment_file_name(0, s));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len, "{s}");
+    }
+    assert!(log.dir_version > log.dir_synced_version);
+    assert!(
+        !log.leader_append_may_block(&b, 0).unwrap(),
+        "later appends stay inline"
+    );
+    log.flush().unwrap();
+    assert_eq!(log.dir_version, log.dir_synced_version);
+    let end = log.log_end_offset();
+    drop(log);
+    let log = PartitionLog::open(&dir, small(), opts(Shutdown::Unclean, end), 0).unwrap();
+    assert_eq!(read_all(&log).len(), 1);
+}
+
+/// Deleting a segment whose index files were never created deletes its `.log` only.
+#[test]
+fn a_segment_without_index_files_is_deleted() {
+    let (_t, dir) = tdir();
+    let mut log = PartitionLog::create(&dir, None, small(), 0).unwrap();
+    log.truncate_fully_and_start_at(5, 0).unwrap();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with("leader-epoch-checkpoint"))
+        .collect();
+    files.sort();
+    assert_eq!(files, vec![segment_file_name(5, LOG_FILE_SUFFIX)]);
+    produce(&mut log, 2, 1, 0);
+    assert_eq!(log.log_end_offset(), 7);
+}
+
+/// `created_empty` tells the producer-state loader it may skip listing the directory: true
+/// only for a directory `create` made, until the first append.
+#[test]
+fn created_empty_holds_until_the_first_append() {
+    let (_t, dir) = tdir();
+    let mut log = PartitionLog::create(&dir, None, small(), 0).unwrap();
+    assert!(log.created_empty());
+    produce(&mut log, 1, 1, 0);
+    assert!(!log.created_empty());
+    drop(log);
+    let again = PartitionLog::create(&dir, None, small(), 0).unwrap();
+    assert!(!again.created_empty(), "an existing directory is opened");
+    assert_eq!(again.log_end_offset(), 1);
 }
