@@ -874,6 +874,9 @@ pub(crate) async fn housekeeping(
 ) {
     let mut last_checkpoint = Instant::now();
     let mut last_retention = Instant::now();
+    // The first run comes right after start-up, whose metadata replay freed most of what
+    // it allocated; later ones return what bursts of traffic freed (`io::heap`).
+    let mut first_run = true;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(HOUSEKEEPING_INTERVAL) => {}
@@ -887,6 +890,7 @@ pub(crate) async fn housekeeping(
         if checkpoint_due {
             last_checkpoint = Instant::now();
         }
+        let release_heap = std::mem::take(&mut first_run) || checkpoint_due;
         let r = replicas.clone();
         let _ = tokio::task::spawn_blocking(move || {
             r.maintain(retention_due);
@@ -894,6 +898,9 @@ pub(crate) async fn housekeeping(
                 if let Err(e) = r.dir.write_checkpoints(&r.checkpoints()) {
                     tracing::error!("writing recovery checkpoints failed: {e}");
                 }
+            }
+            if release_heap {
+                crate::io::heap::release_free_memory();
             }
         })
         .await;
