@@ -628,45 +628,6 @@ async fn run_workloads(
         return Ok(());
     }
 
-    // 3b. Optional: a sustained run larger than the page cache, bounded by the disk.
-    if let Some(records) = plan.sustained_records {
-        let flags = produce_flags(
-            &format!("perf-suite-sustained-{pid}"),
-            bootstrap,
-            records,
-            1024,
-            -1.0,
-            THROUGHPUT_PROPS,
-        );
-        let sustained = produce(&flags, stop).await?;
-        let disk = report.ceilings.disk.map(|d| d.bytes_per_sec());
-        let rate = sustained.payload_bytes_per_sec();
-        report.rows.push(Row {
-            workload: format!(
-                "produce 1 KiB, acks=1, sustained ({} MiB)",
-                records * 1024 / (1024 * 1024)
-            ),
-            figure: format!(
-                "{:.0} records/s, {:.2} MB/s payload",
-                sustained.records_per_sec(),
-                rate / MB
-            ),
-            bounds: disk
-                .map(|d| ("disk write".to_string(), rate / d))
-                .into_iter()
-                .collect(),
-            target: format!("payload >= {TARGET_SUSTAINED_DISK_RATIO} x disk write"),
-            target_ratio: disk.map_or(0.0, |d| {
-                target_ratio(rate / d, TARGET_SUSTAINED_DISK_RATIO, true)
-            }),
-            command: Some(command_line("produce", &flags)),
-        });
-        log_row(report);
-        if *stop.borrow() {
-            return Ok(());
-        }
-    }
-
     // 4. Latency at half of the 1 KiB peak, linger.ms=0.
     let rate = (produced.records_per_sec() / 2.0).max(1.0);
     let records = ((rate * plan.latency_seconds) as u64).clamp(1, plan.latency_records_max);
@@ -723,6 +684,47 @@ async fn run_workloads(
     if let Some(e) = md.error.as_ref().or(md.cleanup_error.as_ref()) {
         bail!("the metadata workload failed: {e}");
     }
+    if *stop.borrow() {
+        return Ok(());
+    }
+
+    // 6. Optional, last: a sustained run larger than the page cache, bounded by the disk. The
+    // gigabytes it leaves the kernel to write back would stall the workloads after it.
+    if let Some(records) = plan.sustained_records {
+        let flags = produce_flags(
+            &format!("perf-suite-sustained-{pid}"),
+            bootstrap,
+            records,
+            1024,
+            -1.0,
+            THROUGHPUT_PROPS,
+        );
+        let sustained = produce(&flags, stop).await?;
+        let disk = report.ceilings.disk.map(|d| d.bytes_per_sec());
+        let rate = sustained.payload_bytes_per_sec();
+        report.rows.push(Row {
+            workload: format!(
+                "produce 1 KiB, acks=1, sustained ({} MiB)",
+                records * 1024 / (1024 * 1024)
+            ),
+            figure: format!(
+                "{:.0} records/s, {:.2} MB/s payload",
+                sustained.records_per_sec(),
+                rate / MB
+            ),
+            bounds: disk
+                .map(|d| ("disk write".to_string(), rate / d))
+                .into_iter()
+                .collect(),
+            target: format!("payload >= {TARGET_SUSTAINED_DISK_RATIO} x disk write"),
+            target_ratio: disk.map_or(0.0, |d| {
+                target_ratio(rate / d, TARGET_SUSTAINED_DISK_RATIO, true)
+            }),
+            command: Some(command_line("produce", &flags)),
+        });
+        log_row(report);
+    }
+
     Ok(())
 }
 
