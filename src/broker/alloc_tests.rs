@@ -35,14 +35,13 @@ use std::sync::Once;
 
 use bytes::Bytes;
 use protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use protocol::messages::{ApiKey, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse};
+use protocol::messages::{ApiKey, FetchRequest, FetchResponse, ProduceResponse};
 use protocol::records::{self, BatchBuilder, Compression, Header};
 use protocol::Uuid;
 use tracking_allocator::{AllocationGroupId, AllocationRegistry, AllocationTracker, Allocator};
 
 use super::replica_manager::now_ms;
-use super::test_broker::{request_frame, response, topic_records, TestBroker};
+use super::test_broker::{produce_request, request_frame, response, topic_records, TestBroker};
 
 #[global_allocator]
 static GLOBAL: Allocator<std::alloc::System> = Allocator::system();
@@ -178,21 +177,6 @@ impl Client {
                 .expect("append");
         }
         b.build().expect("build").bytes
-    }
-}
-
-fn produce_request(topic: &str, batch: Bytes) -> ProduceRequest {
-    ProduceRequest {
-        transactional_id: None,
-        acks: -1,
-        timeout_ms: 30_000,
-        topic_data: vec![TopicProduceData {
-            name: topic.into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(batch),
-            }],
-        }],
     }
 }
 

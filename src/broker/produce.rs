@@ -133,13 +133,14 @@ impl Broker {
 
 #[cfg(test)]
 mod tests {
-    use protocol::messages::produce_request::PartitionProduceData;
     use protocol::messages::ApiKey;
     use protocol::records::{BatchBuilder, Compression};
     use protocol::Uuid;
 
     use super::*;
-    use crate::broker::test_broker::{topic_config_record, topic_records, TestBroker};
+    use crate::broker::test_broker::{
+        produce_request, topic_config_record, topic_records, TestBroker,
+    };
 
     /// One record, keyed or not.
     fn batch(key: Option<&[u8]>) -> Bytes {
@@ -150,18 +151,7 @@ mod tests {
 
     /// Produces one record to partition 0 of `topic` and returns the error code.
     async fn produce(broker: &TestBroker, topic: &str, key: Option<&[u8]>) -> ErrorCode {
-        let request = ProduceRequest {
-            acks: -1,
-            timeout_ms: 30_000,
-            topic_data: vec![TopicProduceData {
-                name: topic.into(),
-                partition_data: vec![PartitionProduceData {
-                    index: 0,
-                    records: Some(batch(key)),
-                }],
-            }],
-            ..Default::default()
-        };
+        let request = produce_request(topic, batch(key));
         let response: ProduceResponse = broker.call(ApiKey::Produce, 9, &request).await;
         ErrorCode(response.responses[0].partition_responses[0].error_code)
     }

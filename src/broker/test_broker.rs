@@ -10,7 +10,10 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use metadata::{ConfigResource, MetadataDelta, MetadataImage, MetadataRecord, MetadataRecordBody};
 use protocol::header::{decode_response, encode_request, RequestHeader};
-use protocol::messages::{ApiKey, ConfigRecord, Message, PartitionRecord, TopicRecord};
+use protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use protocol::messages::{
+    ApiKey, ConfigRecord, Message, PartitionRecord, ProduceRequest, TopicRecord,
+};
 use protocol::Uuid;
 use tokio::sync::{mpsc, watch};
 
@@ -169,4 +172,20 @@ pub(crate) fn topic_config_record(
         name: name.into(),
         value: value.map(Into::into),
     })
+}
+
+/// A Produce (`acks=-1`) of `batch` to partition 0 of `topic`.
+pub(crate) fn produce_request(topic: &str, batch: Bytes) -> ProduceRequest {
+    ProduceRequest {
+        transactional_id: None,
+        acks: -1,
+        timeout_ms: 30_000,
+        topic_data: vec![TopicProduceData {
+            name: topic.into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(batch),
+            }],
+        }],
+    }
 }
