@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — THE test command for kraftbridge (README, second set-up line).
 #
-#   ./scripts/test.sh [--setup-only] [--no-cargo-test] [--no-acceptance] [-- PYTEST_ARGS...]
+#   ./scripts/test.sh [--setup-only] [--no-lint] [--no-cargo-test] [--no-acceptance] [-- PYTEST_ARGS...]
 #
 # On a fresh Debian 12 machine (as root, or with sudo) it installs what the tests need, then
 # builds and tests:
@@ -10,18 +10,21 @@
 #   2. python venv       $KB_VENV (default .venv) from tests/acceptance/requirements.txt;
 #                        reinstalled only when that file or the Python version changes
 #   3. cargo build       cargo build --profile ci --bin kraftbridge
-#   4. cargo test        cargo test --workspace --profile ci --no-fail-fast
+#   4. lint              cargo fmt --all -- --check; cargo clippy --workspace --all-targets
+#                        --profile ci -- -D warnings (clippy.toml files ban the clock, global
+#                        randomness and hash-map iteration in the deterministic cores)
+#   5. cargo test        cargo test --workspace --profile ci --no-fail-fast
 # The `ci` profile (Cargo.toml) is release with debug assertions on, so the acceptance tests
 # run an optimised server whose codec still asserts it never encodes a field the negotiated
 # version cannot carry.
-#   5. acceptance        pytest tests/acceptance (real server processes, real clients)
+#   6. acceptance        pytest tests/acceptance (real server processes, real clients)
 # Every phase runs under a timeout; any failure (and pytest collecting no test) exits non-zero.
 #
 # Environment (all optional):
 #   CARGO_TARGET_DIR      honoured as cargo honours it (.ci/run sets a persistent one)
 #   KB_VENV               virtualenv path (default <repo>/.venv)
 #   KB_PYTHON             interpreter that creates the venv (default python3)
-#   KB_CARGO_PROFILE      ci (default), release or dev, for phases 3 and 4
+#   KB_CARGO_PROFILE      ci (default), release or dev, for phases 3 to 5
 #   KB_SMOKE_SCRIPT       default <repo>/../shared/tools/smoke_clients.py
 #   KB_TEST_TMP           pytest --basetemp (default <target dir>/acceptance-tmp; WIPED each run)
 #   KB_TIMEOUT_APT, KB_TIMEOUT_PIP, KB_TIMEOUT_BUILD, KB_TIMEOUT_CARGO_TEST,
@@ -44,6 +47,7 @@ TIMEOUT_CARGO_TEST=${KB_TIMEOUT_CARGO_TEST:-1800}
 TIMEOUT_PYTEST=${KB_TIMEOUT_PYTEST:-1500}
 
 SETUP_ONLY=0
+RUN_LINT=1
 RUN_CARGO_TEST=1
 RUN_ACCEPTANCE=1
 PYTEST_ARGS=()
@@ -55,6 +59,7 @@ usage() {
 while [ $# -gt 0 ]; do
     case "$1" in
         --setup-only) SETUP_ONLY=1 ;;
+        --no-lint) RUN_LINT=0 ;;
         --no-cargo-test) RUN_CARGO_TEST=0 ;;
         --no-acceptance) RUN_ACCEPTANCE=0 ;;
         -h|--help) usage; exit 0 ;;
@@ -153,7 +158,7 @@ pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
 }
 
-section "1/5 system packages (apt: ${APT_PACKAGES[*]})"
+section "1/6 system packages (apt: ${APT_PACKAGES[*]})"
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     pkg_installed "$p" || missing+=("$p")
@@ -188,7 +193,7 @@ phase_done
 # ---------------------------------------------------------------------------------------------
 # 2. python venv
 # ---------------------------------------------------------------------------------------------
-section "2/5 python venv ($KB_VENV)"
+section "2/6 python venv ($KB_VENV)"
 [ -r "$REQUIREMENTS" ] || die "$REQUIREMENTS not found"
 VPY=$KB_VENV/bin/python
 STAMP=$KB_VENV/.kraftbridge-requirements.sha256
@@ -238,7 +243,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 3. cargo build
 # ---------------------------------------------------------------------------------------------
-section "3/5 cargo build --profile $KB_CARGO_PROFILE --bin kraftbridge"
+section "3/6 cargo build --profile $KB_CARGO_PROFILE --bin kraftbridge"
 command -v cargo >/dev/null 2>&1 ||
     die "cargo not found (install the Rust toolchain with rustup; see README)"
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
@@ -254,23 +259,44 @@ echo "binary: $KB_BIN"
 phase_done
 
 # ---------------------------------------------------------------------------------------------
-# 4. cargo test
+# 4. lint: the rules of docs/architecture.md that the build can check
+# ---------------------------------------------------------------------------------------------
+if [ "$RUN_LINT" -eq 1 ]; then
+    section "4/6 lint (cargo fmt --check, cargo clippy -D warnings)"
+    for component in rustfmt clippy; do
+        cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 || {
+            command -v rustup >/dev/null 2>&1 ||
+                die "cargo ${component/rustfmt/fmt} is missing and there is no rustup to add it"
+            run_bounded "$TIMEOUT_APT" rustup component add "$component" ||
+                die "rustup component add $component failed"
+        }
+    done
+    cargo fmt --all -- --check || die "cargo fmt --all -- --check: run 'cargo fmt --all'"
+    run_bounded "$TIMEOUT_BUILD" cargo clippy --workspace --all-targets "${CARGO_PROFILE_FLAG[@]}" \
+        -- -D warnings || die "cargo clippy found warnings (treated as errors)"
+    phase_done
+else
+    SUMMARY+=("$(printf '  %-48s skipped (--no-lint)' "4/6 lint")")
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 5. cargo test
 # ---------------------------------------------------------------------------------------------
 if [ "$RUN_CARGO_TEST" -eq 1 ]; then
-    section "4/5 cargo test --workspace ${CARGO_PROFILE_FLAG[*]}"
+    section "5/6 cargo test --workspace ${CARGO_PROFILE_FLAG[*]}"
     run_bounded "$TIMEOUT_CARGO_TEST" \
         cargo test --workspace "${CARGO_PROFILE_FLAG[@]}" --no-fail-fast ||
         die "cargo test failed"
     phase_done
 else
-    SUMMARY+=("$(printf '  %-48s skipped (--no-cargo-test)' "4/5 cargo test")")
+    SUMMARY+=("$(printf '  %-48s skipped (--no-cargo-test)' "5/6 cargo test")")
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 5. acceptance tests
+# 6. acceptance tests
 # ---------------------------------------------------------------------------------------------
 if [ "$RUN_ACCEPTANCE" -eq 1 ]; then
-    section "5/5 acceptance tests (pytest tests/acceptance)"
+    section "6/6 acceptance tests (pytest tests/acceptance)"
     KB_SMOKE_SCRIPT=${KB_SMOKE_SCRIPT:-$(cd "$REPO_ROOT/.." && pwd)/shared/tools/smoke_clients.py}
     export KB_SMOKE_SCRIPT
     [ -r "$KB_SMOKE_SCRIPT" ] ||
@@ -287,7 +313,7 @@ if [ "$RUN_ACCEPTANCE" -eq 1 ]; then
     esac
     phase_done
 else
-    SUMMARY+=("$(printf '  %-48s skipped (--no-acceptance)' "5/5 acceptance")")
+    SUMMARY+=("$(printf '  %-48s skipped (--no-acceptance)' "6/6 acceptance")")
 fi
 
 print_summary

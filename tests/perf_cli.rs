@@ -3,6 +3,9 @@
 //! hang, never a panic). The fake brokers are plain threads on 127.0.0.1; the real-server runs
 //! are in `tests/acceptance/test_perf.py`.
 
+// A test times real processes: the root clippy.toml's clock ban is for the cores only.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};

@@ -9,6 +9,9 @@
 //! and from the entries of Kafka's `<offset>.snapshot` files, which
 //! `replica_manager::producer_snapshots` reads and writes.
 
+// A deterministic core: no clock, no global randomness, no hash-map iteration (clippy.toml).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::collections::{HashMap, VecDeque};
 
 use protocol::records::{BatchHeader, NO_PRODUCER_EPOCH, NO_SEQUENCE};
@@ -182,6 +185,7 @@ impl ProducerState {
     /// The snapshot entries of this state: each producer with its last batch only (Kafka
     /// `writeSnapshot`), ordered by producer id so equal states write equal files.
     pub(crate) fn to_snapshot(&self) -> Vec<SnapshotEntry> {
+        #[expect(clippy::disallowed_methods, reason = "sorted by producer id below")]
         let mut out: Vec<SnapshotEntry> = self
             .producers
             .iter()

@@ -26,6 +26,9 @@
 //!   loaded from __consumer_offsets: with members → Stable, without → Empty
 //! ```
 
+// A deterministic core: no clock, no global randomness, no hash-map iteration (clippy.toml).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod expiry;
 mod stored;
 
