@@ -2,15 +2,17 @@
 //! mutex, turns its delayed JoinGroup/SyncGroup answers into oneshot channels, appends the
 //! records it asks for to `__consumer_offsets` in order (a writer task), ticks it with a timer
 //! (sessions, rebalances, and offset retention every `offsets.retention.check.interval.ms`),
-//! creates `__consumer_offsets` through the controller on first use, and loads groups and
-//! committed offsets from that topic's log at start-up (`group/load.rs`, `group/offsets.rs`).
-//! The API handlers are in `group/handlers.rs`.
+//! creates `__consumer_offsets` through the controller on first use, and follows the metadata
+//! image (`group/follow.rs`): it loads groups and committed offsets from that topic's log
+//! (`group/load.rs`, `group/offsets.rs`), removes the offsets of deleted topics, and unloads
+//! when the offsets topic itself is deleted. The API handlers are in `group/handlers.rs`.
 //!
 //! This node is the coordinator of every group (single node). Until `__consumer_offsets` is
 //! created and loaded, FindCoordinator answers COORDINATOR_NOT_AVAILABLE and the group APIs
 //! COORDINATOR_LOAD_IN_PROGRESS.
 
 pub(crate) mod coordinator;
+mod follow;
 mod handlers;
 pub(crate) mod load;
 pub(crate) use handlers::RequestClient;
@@ -28,13 +30,12 @@ use protocol::ErrorCode;
 use storage::TopicPartition;
 use tokio::sync::{oneshot, watch, Notify};
 
-use super::replica_manager::{Keys, ReadOutcome, ReadRequest, ReplicaManager};
+use super::replica_manager::Keys;
 use super::Broker;
 use coordinator::{
     CommittedOffset, CoordinatorConfig, GroupCoordinator, JoinRequest, JoinResult, Millis, Reply,
     SyncResult, Token,
 };
-use load::PartitionLoader;
 use offsets::OFFSETS_TOPIC;
 
 /// How often the timer ticks the core (session expiry, rebalance deadlines).
@@ -95,6 +96,10 @@ impl Inner {
 #[derive(Debug)]
 pub(crate) struct GroupCoordinatorHandle {
     settings: GroupSettings,
+    /// Seeds the core's member-id generator (mixed with the unload count on `unload`).
+    seed: u64,
+    /// How often the offsets topic was deleted under the coordinator (`follow.rs`).
+    unloads: AtomicU64,
     inner: Mutex<Inner>,
     /// Origin of the core's clock: wall-clock milliseconds at `started`, advanced by the
     /// monotonic clock (timers never jump; timestamps compare with persisted ones).
@@ -116,6 +121,8 @@ impl GroupCoordinatorHandle {
         let core = GroupCoordinator::new(settings.core.clone(), seed);
         Self {
             settings,
+            seed,
+            unloads: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 core,
                 waiters: BTreeMap::new(),
@@ -286,106 +293,10 @@ pub(crate) fn start(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     });
     tokio::spawn(async move {
         tokio::select! {
-            _ = load_when_present(&broker) => {}
+            _ = follow::follow_metadata(&broker) => {}
             _ = shutdown.changed() => {}
         }
     });
-}
-
-/// Waits until `__consumer_offsets` exists and its partitions are hosted here, replays them
-/// into the core, then marks the coordinator loaded.
-async fn load_when_present(broker: &Broker) {
-    let mut image_rx = broker.image.clone();
-    let partitions = loop {
-        let image = image_rx.borrow_and_update().clone();
-        if let Some(t) = image.topics.by_name(OFFSETS_TOPIC) {
-            break t.partitions.keys().copied().collect::<Vec<i32>>();
-        }
-        if image_rx.changed().await.is_err() {
-            return;
-        }
-    };
-    let started = Instant::now();
-    let mut stats = load::LoadStats::default();
-    for p in &partitions {
-        let tp = TopicPartition::new(OFFSETS_TOPIC, *p);
-        let s = load_partition(broker, &tp).await;
-        stats.records += s.records;
-        stats.skipped_batches += s.skipped_batches;
-        stats.skipped_records += s.skipped_records;
-    }
-    broker.groups.with_core(|core, now| core.finish_load(now));
-    tracing::info!(
-        partitions = partitions.len(),
-        records = stats.records,
-        skipped_batches = stats.skipped_batches,
-        skipped_records = stats.skipped_records,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "loaded {OFFSETS_TOPIC}"
-    );
-    broker.groups.loaded.send_replace(true);
-}
-
-/// Replays one partition of `__consumer_offsets` into the core.
-async fn load_partition(broker: &Broker, tp: &TopicPartition) -> load::LoadStats {
-    let replicas: &Arc<ReplicaManager> = &broker.replicas;
-    let mut loader = PartitionLoader::new(tp.to_string());
-    let mut offset = 0i64;
-    loop {
-        let read = ReadRequest {
-            tp: tp.clone(),
-            fetch_offset: offset,
-            max_bytes: LOAD_READ_BYTES_MAX,
-            current_leader_epoch: -1,
-        };
-        let out = replicas
-            .read_with_wait(vec![read], LOAD_READ_BYTES_MAX, 0, Duration::ZERO)
-            .await
-            .into_iter()
-            .next();
-        let (bytes, hw) = match out {
-            Some(ReadOutcome::Read {
-                records,
-                high_watermark,
-                ..
-            }) => (records, high_watermark),
-            Some(ReadOutcome::Failed {
-                error,
-                log_start_offset,
-                ..
-            }) if error == ErrorCode::OFFSET_OUT_OF_RANGE && log_start_offset > offset => {
-                offset = log_start_offset;
-                continue;
-            }
-            Some(ReadOutcome::Failed { error, .. }) => {
-                // The replica manager has not opened the log yet (it follows the image on
-                // its own task): try again shortly.
-                tracing::debug!(%tp, error = error.name(), "offsets partition not readable yet");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-            None => return loader.stats,
-        };
-        if offset >= hw {
-            return loader.stats;
-        }
-        let next = broker
-            .groups
-            .with_core(|core, now| loader.replay(core, now, &bytes, offset));
-        match next {
-            Ok(next) if next > offset => offset = next,
-            Ok(_) => {
-                tracing::error!(%tp, offset, "cannot make progress loading {OFFSETS_TOPIC}; stopping");
-                return loader.stats;
-            }
-            Err(e) => {
-                // Nothing after this point can be framed: the rest of the partition is lost
-                // to the coordinator (the log's own recovery truncates such tails).
-                tracing::error!("{e}; the rest of {tp} is not loaded");
-                return loader.stats;
-            }
-        }
-    }
 }
 
 impl Broker {

@@ -269,16 +269,24 @@ impl ReplicaManager {
         offline.range(range).map(|(tp, _)| tp.partition).collect()
     }
 
-    /// Deletes the log of a partition the image removed, or queues it for `maintain` while
-    /// someone else still holds the partition.
+    /// Deletes the log of a partition the image removed, or, while someone else still holds
+    /// the partition, renames its directory out of the way at once (a topic re-created under
+    /// the same name needs it) and queues it for `maintain` to remove.
     fn delete_when_unused(&self, p: Arc<Partition>) {
         match Arc::try_unwrap(p) {
             Ok(p) => self.delete(p.log.into_inner().unwrap_or_else(|e| e.into_inner())),
-            Err(p) => self
-                .deleting
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(p),
+            Err(p) => {
+                let mut log = p.log();
+                if let Err(e) = self.dir.mark_deleted(&mut log, rand::random()) {
+                    let tp = log.topic_partition();
+                    tracing::error!(%tp, "cannot rename the deleted partition's directory: {e}");
+                }
+                drop(log);
+                self.deleting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(p);
+            }
         }
     }
 

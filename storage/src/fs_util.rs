@@ -49,6 +49,14 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).ctx(dir)?.sync_all().ctx(dir)
 }
 
+/// `path`'s file name in `dir`: where a file of a renamed partition directory now is.
+pub(crate) fn moved_to(path: &Path, dir: &Path) -> PathBuf {
+    match path.file_name() {
+        Some(name) => dir.join(name),
+        None => dir.to_path_buf(),
+    }
+}
+
 /// Reads a whole small text/binary file, refusing files above `max_bytes` (CONVENTIONS §11).
 /// `Ok(None)` if the file does not exist.
 pub(crate) fn read_small(path: &Path, max_bytes: u64) -> Result<Option<Vec<u8>>> {

@@ -50,6 +50,11 @@ pub(crate) struct OffsetIndex {
 }
 
 impl OffsetIndex {
+    /// The partition directory was renamed to `dir`.
+    pub(crate) fn set_dir(&mut self, dir: &std::path::Path) {
+        self.file.set_dir(dir);
+    }
+
     pub(crate) fn create(path: PathBuf, base_offset: i64, max_bytes: u64) -> Self {
         OffsetIndex {
             file: IndexFile::create(path, OFFSET_INDEX_ENTRY_BYTES, max_bytes),

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::error::{Error, IoContext, Result};
+use crate::fs_util::moved_to;
 
 /// Largest entry of any index kind (time index: 12 bytes).
 pub(crate) const ENTRY_BYTES_MAX: usize = 12;
@@ -114,6 +115,11 @@ impl IndexFile {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The partition directory was renamed to `dir` (the open file stays valid).
+    pub(crate) fn set_dir(&mut self, dir: &Path) {
+        self.path = moved_to(&self.path, dir);
     }
 
     pub(crate) fn entries(&self) -> u64 {

@@ -36,6 +36,11 @@ pub struct LeaderEpochCache {
 }
 
 impl LeaderEpochCache {
+    /// The partition directory was renamed to `dir`.
+    pub(crate) fn set_dir(&mut self, dir: &Path) {
+        self.path = crate::fs_util::moved_to(&self.path, dir);
+    }
+
     /// Loads `<partition dir>/leader-epoch-checkpoint` (missing = empty), creating an empty
     /// file if there is none, as Kafka does with the log. Entries are replayed through
     /// `assign`, so non-monotonic ones are dropped as in Kafka's constructor.

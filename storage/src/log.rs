@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::batch::{self, read_header};
 use crate::checkpoint::EpochEntry;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::fs_util;
 use crate::leader_epoch::{EpochEndOffset, LeaderEpochCache, UNDEFINED_EPOCH_OFFSET};
 use crate::partition_metadata;
@@ -399,6 +399,19 @@ impl PartitionLog {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Renames the partition directory to `to` (same file system) and keeps using it there:
+    /// every later file operation of this log, a roll or a lazily created index included,
+    /// happens under the new name (Kafka `LocalLog.renameDir`). The caller fsyncs the parent.
+    pub fn rename_dir(&mut self, to: PathBuf) -> Result<()> {
+        std::fs::rename(&self.dir, &to).ctx(&self.dir)?;
+        for segment in self.segments.values_mut() {
+            segment.set_dir(&to);
+        }
+        self.leader_epochs.set_dir(&to);
+        self.dir = to;
+        Ok(())
     }
 
     pub fn topic_partition(&self) -> &TopicPartition {

@@ -268,18 +268,29 @@ impl LogDir {
         write_offsets(&self.path.join(CLEANER_OFFSET_CHECKPOINT), first_dirty)
     }
 
-    /// Deletes a partition's log: renames its directory to `<topic>-<partition>.<id>-delete`
-    /// (so a crash midway leaves a directory the next start removes) and removes it.
+    /// Deletes a partition's log: [`LogDir::mark_deleted`], then removes the directory.
     /// `unique_id` is the caller's random UUID (CONVENTIONS §2).
-    pub fn delete_log(&self, log: PartitionLog, unique_id: [u8; 16]) -> Result<()> {
-        let from = log.dir().to_path_buf();
+    pub fn delete_log(&self, mut log: PartitionLog, unique_id: [u8; 16]) -> Result<()> {
+        self.mark_deleted(&mut log, unique_id)?;
+        let dir = log.dir().to_path_buf();
+        drop(log);
+        fs::remove_dir_all(&dir).ctx(&dir)?;
+        fs_util::sync_dir(&self.path)
+    }
+
+    /// Renames a deleted partition's directory to `<topic>-<partition>.<id>-delete` at once,
+    /// as Kafka's `LogManager.asyncDelete` does: the name is free for a topic re-created
+    /// while a request still holds the old log (which keeps working in the renamed
+    /// directory until it is removed), and a crash before the removal leaves a directory
+    /// the next start removes. A log marked already stays where it is.
+    pub fn mark_deleted(&self, log: &mut PartitionLog, unique_id: [u8; 16]) -> Result<()> {
+        if is_marked_deleted(log) {
+            return Ok(());
+        }
         let to = self
             .path
             .join(delete_dir_name(log.topic_partition(), unique_id));
-        drop(log);
-        fs::rename(&from, &to).ctx(&from)?;
-        fs_util::sync_dir(&self.path)?;
-        fs::remove_dir_all(&to).ctx(&to)?;
+        log.rename_dir(to)?;
         fs_util::sync_dir(&self.path)
     }
 
@@ -288,6 +299,15 @@ impl LogDir {
     pub fn write_clean_shutdown(&self, broker_epoch: i64) -> Result<()> {
         clean_shutdown::write(&self.path, broker_epoch)
     }
+}
+
+/// Whether `log`'s directory already carries the `-delete` suffix.
+fn is_marked_deleted(log: &PartitionLog) -> bool {
+    log.dir()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(parse_log_dir_name)
+        .is_some_and(|(_, kind)| kind == LogDirKind::Delete)
 }
 
 #[cfg(test)]
@@ -313,6 +333,52 @@ mod tests {
             let mut b = client_batch(2, 1_000, 30);
             log.append_as_leader(&mut b, 0, 0).unwrap();
         }
+    }
+
+    /// A deleted log still held by a request frees its directory name at once; it keeps
+    /// working in the renamed directory (a roll and a clean close write nothing under the old
+    /// name, where a re-created topic now lives) until the deletion removes it.
+    #[test]
+    fn a_log_marked_deleted_keeps_working_elsewhere() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = LogDir::open(tmp.path()).unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 1024,
+            ..LogConfig::default()
+        };
+        let tp = TopicPartition::new("t", 0);
+        let mut old = dir
+            .create_log(&tp, Some(Uuid([1; 16])), cfg.clone(), 0)
+            .unwrap();
+        produce(&mut old, 3);
+        dir.mark_deleted(&mut old, [7; 16]).unwrap();
+        let marked = old.dir().to_path_buf();
+        assert_eq!(marked, tmp.path().join(delete_dir_name(&tp, [7; 16])));
+        let live = tmp.path().join("t-0");
+        assert!(!live.exists(), "the name is free");
+
+        let mut new = dir.create_log(&tp, Some(Uuid([2; 16])), cfg, 0).unwrap();
+        produce(&mut old, 20);
+        assert!(old.segment_base_offsets().len() > 1, "rolled");
+        produce(&mut new, 1);
+        let names = |d: &Path| {
+            let mut n: Vec<String> = fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            n.sort();
+            n
+        };
+        let before = names(&live);
+        assert!(names(&marked).len() > before.len(), "{:?}", names(&marked));
+        dir.delete_log(old, [8; 16]).unwrap();
+        assert!(!marked.exists(), "removed, not renamed twice");
+        assert_eq!(
+            names(&live),
+            before,
+            "the new topic's directory is untouched"
+        );
+        assert_eq!(new.log_end_offset(), 2, "one batch of two records");
     }
 
     #[test]

@@ -256,6 +256,14 @@ impl Segment {
         &self.log_path
     }
 
+    /// The partition directory was renamed to `dir`: later renames, deletions and lazily
+    /// created index files go there (Kafka `LogSegment.updateParentDir`).
+    pub(crate) fn set_dir(&mut self, dir: &Path) {
+        self.log_path = crate::fs_util::moved_to(&self.log_path, dir);
+        self.offset_index.set_dir(dir);
+        self.time_index.set_dir(dir);
+    }
+
     pub(crate) fn needs_recovery(&self) -> bool {
         self.needs_recovery
     }

@@ -49,6 +49,11 @@ pub(crate) struct TimeIndex {
 }
 
 impl TimeIndex {
+    /// The partition directory was renamed to `dir`.
+    pub(crate) fn set_dir(&mut self, dir: &std::path::Path) {
+        self.file.set_dir(dir);
+    }
+
     pub(crate) fn create(path: PathBuf, base_offset: i64, max_bytes: u64) -> Self {
         TimeIndex {
             file: IndexFile::create(path, TIME_INDEX_ENTRY_BYTES, max_bytes),

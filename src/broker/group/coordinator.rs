@@ -411,6 +411,10 @@ pub(crate) struct GroupCoordinator {
     writes: Vec<Write>,
     /// Seeded generator for member ids (Kafka: clientId-UUID).
     rng: u64,
+    /// `Some` until `finish_load`: topics deleted while `__consumer_offsets` is being
+    /// replayed, whose offsets are removed once the replay is complete (see
+    /// [`GroupCoordinator::delete_offsets_of_topics`]).
+    deleted_while_loading: Option<BTreeSet<String>>,
 }
 
 impl GroupCoordinator {
@@ -421,6 +425,7 @@ impl GroupCoordinator {
             replies: Vec::new(),
             writes: Vec::new(),
             rng: seed | 1,
+            deleted_while_loading: Some(BTreeSet::new()),
         }
     }
 

@@ -340,8 +340,9 @@ mod tests {
         assert!(m.offline_partitions("c").is_empty());
     }
 
-    /// A partition deleted while a request holds it keeps its log until the housekeeping run
-    /// after the request let go; then its directory is removed.
+    /// A partition deleted while a request holds it keeps its log, renamed at once to a
+    /// `-delete` directory so the name is free for a re-created topic, until the housekeeping
+    /// run after the request let go; then that directory is removed.
     #[test]
     fn a_deleted_partition_in_use_is_deleted_once_released() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -357,9 +358,12 @@ mod tests {
         );
         m.apply_image(Some(&first), &removed);
         assert!(hosted(&m).is_empty());
-        assert!(dir.path().join("a-0").is_dir(), "in use: not deleted yet");
+        let marked = held.log().dir().to_path_buf();
+        assert!(!dir.path().join("a-0").exists(), "the name is free");
+        assert!(marked.is_dir(), "in use: not deleted yet");
+        assert!(marked.to_string_lossy().ends_with("-delete"), "{marked:?}");
         m.maintain(false);
-        assert!(dir.path().join("a-0").is_dir(), "still in use");
+        assert!(marked.is_dir(), "still in use");
         drop(held);
         m.maintain(false);
         let left: Vec<_> = std::fs::read_dir(dir.path())

@@ -181,6 +181,46 @@ impl GroupCoordinator {
         Ok(results)
     }
 
+    /// Topics were deleted (Kafka `GroupCoordinator.onPartitionsDeleted`, called by the
+    /// metadata publisher): their committed offsets go from every group, with tombstones, so
+    /// that a topic re-created under the same name is read from `auto.offset.reset` instead
+    /// of from the old topic's offsets. Groups left Empty without offsets are removed.
+    /// During a load the topics are remembered and handled by `finish_load`: unlike Kafka,
+    /// which cleans only the groups already loaded, a group still being replayed loses them
+    /// too. Returns how many offsets were removed (0 while loading).
+    pub(crate) fn delete_offsets_of_topics(&mut self, topics: &BTreeSet<String>) -> usize {
+        if let Some(pending) = self.deleted_while_loading.as_mut() {
+            pending.extend(topics.iter().cloned());
+            return 0;
+        }
+        if topics.is_empty() {
+            return 0;
+        }
+        let affected: Vec<(String, Vec<(String, i32)>)> = self
+            .groups
+            .iter()
+            .map(|(id, g)| {
+                let gone = g.offsets.keys().filter(|(t, _)| topics.contains(t));
+                (id.clone(), gone.cloned().collect::<Vec<_>>())
+            })
+            .filter(|(_, gone)| !gone.is_empty())
+            .collect();
+        let mut count = 0;
+        for (id, gone) in affected {
+            count += gone.len();
+            self.cleanup(&id, gone);
+        }
+        count
+    }
+
+    /// The topics that have committed offsets in any group.
+    pub(crate) fn topics_with_offsets(&self) -> BTreeSet<String> {
+        self.groups
+            .values()
+            .flat_map(|g| g.offsets.keys().map(|(t, _)| t.clone()))
+            .collect()
+    }
+
     /// DeleteGroups for one group (Kafka `handleDeleteGroups`): only an Empty group; its
     /// offsets and the group go, with tombstones.
     pub(crate) fn delete_group(&mut self, group_id: &str) -> Result<(), ErrorCode> {
@@ -371,6 +411,57 @@ mod tests {
         commit(&mut c, "simple", "t", 0, Some(60_000));
         assert_eq!(c.expire_offsets(59_999), 0);
         assert_eq!(c.expire_offsets(60_000), 1);
+    }
+
+    fn topics(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn deleted_topics_lose_their_offsets_in_every_group() {
+        let mut c = coordinator(0);
+        c.finish_load(0);
+        let member = consumer_member(&mut c, 0, &["gone", "kept"]);
+        commit(&mut c, G, "gone", 10, None);
+        commit(&mut c, G, "kept", 10, None);
+        commit(&mut c, "simple", "gone", 10, None);
+        assert_eq!(c.delete_offsets_of_topics(&topics(&["gone", "never"])), 2);
+        let (gone, group_tombstone) = tombstones(&mut c);
+        assert_eq!(gone, vec!["gone".to_string(), "gone".to_string()]);
+        // The stable group stays (it has members and an offset); the storage-only group had
+        // nothing else and generation 0: removed without a group tombstone.
+        assert!(!group_tombstone);
+        assert!(c.committed(G, "gone", 0).is_none());
+        assert!(c.committed(G, "kept", 0).is_some());
+        assert!(c.describe("simple").is_none());
+        assert_eq!(
+            c.state(G),
+            Some(GroupState::Stable),
+            "member {member} undisturbed"
+        );
+        assert_eq!(c.topics_with_offsets(), topics(&["kept"]));
+    }
+
+    #[test]
+    fn topics_deleted_during_the_load_are_removed_when_it_ends() {
+        let mut c = coordinator(0);
+        commit(&mut c, "simple", "gone", 10, None);
+        assert_eq!(
+            c.delete_offsets_of_topics(&topics(&["gone"])),
+            0,
+            "held back"
+        );
+        // A commit replayed after the deletion was seen is still the old topic's.
+        commit(&mut c, "simple", "gone", 20, None);
+        assert!(c.take_writes().is_empty());
+        c.finish_load(30);
+        assert_eq!(tombstones(&mut c), (vec!["gone".to_string()], false));
+        assert!(c.describe("simple").is_none());
+        assert_eq!(
+            c.delete_offsets_of_topics(&topics(&["gone"])),
+            0,
+            "nothing left"
+        );
     }
 
     #[test]

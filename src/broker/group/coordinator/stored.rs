@@ -117,7 +117,9 @@ impl GroupCoordinator {
     /// (Kafka `onGroupLoaded` → `completeAndScheduleNextHeartbeatExpiration`): members that
     /// still run keep their generation by heartbeating; the others expire and the group
     /// rebalances.
+    /// Offsets of topics deleted during the load are removed last, with tombstones.
     pub(crate) fn finish_load(&mut self, now: Millis) {
+        let deleted = self.deleted_while_loading.take().unwrap_or_default();
         self.groups.retain(|_, g| {
             !(g.state == GroupState::Empty
                 && g.generation == 0
@@ -140,6 +142,7 @@ impl GroupCoordinator {
             tracing::info!(group = %id, max, "loaded group is over capacity: rebalancing");
             self.maybe_prepare_rebalance(now, &id);
         }
+        self.delete_offsets_of_topics(&deleted);
     }
 
     /// A [`super::Write`] of `group_id` was appended (`Ok`) or failed: finish what waited
