@@ -1,4 +1,4 @@
-//! Checks the crate dependency rules of `../shared/DESIGN.md` ("Crates and what each may
+//! Checks the crate dependency rules of `docs/architecture.md` §2 ("Crates and what each may
 //! import") against what `cargo metadata` reports, so a forbidden edge (say `kraft` → `storage`,
 //! or `bridge` → `kraft`) fails the build's tests instead of creeping in.
 
@@ -51,7 +51,7 @@ fn workspace_crates_depend_only_on_what_design_allows() {
     for p in packages {
         let name = p["name"].as_str().expect("name");
         let Some(permitted) = allowed.get(name) else {
-            panic!("crate {name} is not in DESIGN.md's table: add it there and here");
+            panic!("crate {name} is not in docs/architecture.md §2: add it there and here");
         };
         for dep in p["dependencies"].as_array().expect("dependencies") {
             let dep_name = dep["name"].as_str().expect("dependency name");
@@ -62,7 +62,8 @@ fn workspace_crates_depend_only_on_what_design_allows() {
             }
             assert!(
                 permitted.contains(&dep_name),
-                "{name} depends on {dep_name}, which DESIGN.md does not allow (allowed: {permitted:?})"
+                "{name} depends on {dep_name}, not allowed by docs/architecture.md §2 \
+                 (allowed: {permitted:?})"
             );
         }
     }

@@ -7,7 +7,7 @@
 //! are committed**. Handlers never change state; only [`QuorumController::replay`] does, so
 //! the active controller (which replays its own records as it proposes them), standbys
 //! (which replay committed batches), snapshot loading and the ZooKeeper migration all take
-//! the same path (Kafka's `QuorumController` / `ControllerResult`, CONVENTIONS 5).
+//! the same path (Kafka's `QuorumController` / `ControllerResult`, `docs/architecture.md` §3.4).
 //!
 //! Controller-private state that is not in the log: the seeded id generator (topic ids,
 //! placement offsets) and the brokers' heartbeat sessions, which Kafka also keeps only in the

@@ -1,7 +1,7 @@
 //! KRaft: the Raft core of the `__cluster_metadata` quorum ([`raft`], KIP-595) and the quorum
 //! controller core ([`controller`], KIP-631).
 //!
-//! Both are sans-I/O state machines (DESIGN.md "Shape of a core"): they take the time and
+//! Both are sans-I/O state machines (`docs/architecture.md` §3): they take the time and
 //! inputs from the io layer and return actions or records; they never touch sockets, files,
 //! clocks or a global RNG. `kraft` knows nothing of ZooKeeper; the migration reaches it only
 //! as records (ZkMigrationStateRecord and the copied metadata).

@@ -11,13 +11,13 @@
 //! Status: only the **single-voter** quorum is implemented (the quickstart shape and every
 //! combined node with `controller.quorum.voters` = itself). On the first `Tick` a node that
 //! is the only voter becomes leader of epoch `max(persisted epoch, last log epoch) + 1`:
-//! it persists the election, appends a LEADER_CHANGE control batch (spec formats §3.2), and
-//! from then on every proposal becomes one data batch at the next offset. The high watermark
-//! is the majority's durable end (here: our own), and only moves once the LEADER_CHANGE batch
-//! of the current epoch is durable (Raft §5.4.2: never commit by counting replicas of an
-//! older term). Elections, replication to followers and observers (Vote,
-//! BeginQuorumEpoch, EndQuorumEpoch, Fetch) are the next step; until then a node that is
-//! not the sole voter stays [`Role::Unattached`] and ignores `Received`.
+//! it persists the election, appends a LEADER_CHANGE control batch (`docs/formats.md` §7.5, §11.3),
+//! and from then on every proposal becomes one data batch at the next offset. The high watermark is
+//! the majority's durable end (here: our own), and only moves once the LEADER_CHANGE batch of the
+//! current epoch is durable (Raft §5.4.2: never commit by counting replicas of an older term).
+//! Elections, replication to followers and observers (Vote, BeginQuorumEpoch, EndQuorumEpoch,
+//! Fetch) are the next step; until then a node that is not the sole voter stays
+//! [`Role::Unattached`] and ignores `Received`.
 
 pub mod control;
 pub mod election_state;

@@ -1,5 +1,5 @@
 //! `quorum-state` files are input from disk: any text must parse to a value or an error,
-//! never a panic, and every election state must survive its own JSON (spec disk §6.1).
+//! never a panic, and every election state must survive its own JSON (`docs/formats.md` §12).
 
 use kraft::raft::json;
 use kraft::raft::{ElectionState, QuorumStateVersion};

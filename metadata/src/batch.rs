@@ -1,4 +1,4 @@
-//! Metadata records in RecordBatch v2 batches (spec formats §3.2, disk §6).
+//! Metadata records in RecordBatch v2 batches (`docs/formats.md` §11.1–§11.2).
 //!
 //! The Raft layer appends what [`encode_batch`] builds to `__cluster_metadata-0` without
 //! re-encoding it; readers (the metadata loader, a follower, snapshot loading) turn a batch

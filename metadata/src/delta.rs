@@ -3,7 +3,7 @@
 //!
 //! Records come from committed batches of `__cluster_metadata` (KRaft brokers and standby
 //! controllers), from the active controller's own proposals, from snapshots, and from the
-//! ZooKeeper loader in legacy and migration modes (DESIGN.md "one metadata path"). A record
+//! ZooKeeper loader in legacy and migration modes (`docs/architecture.md` §4). A record
 //! that does not fit (unknown topic id, stale broker epoch, …) is a [`ReplayError`] and leaves
 //! the delta as it was: the caller logs it and carries on, as Kafka's `MetadataLoader` does.
 //!

@@ -13,7 +13,7 @@ use protocol::{DecodeError, Uuid};
 /// `Result` of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Why bytes are not a metadata record or a metadata batch (spec formats §3.2).
+/// Why bytes are not a metadata record or a metadata batch (`docs/formats.md` §11.2).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -26,7 +26,7 @@ pub enum Error {
     /// A varint of the frame header is cut short or too long.
     #[error("metadata record frame header: {0}")]
     FrameHeader(DecodeError),
-    /// The record type is not in the 3.9 catalogue (spec formats §3.4).
+    /// The record type is not in the 3.9 catalogue (`docs/formats.md` §11.4).
     #[error("unknown metadata record type {record_type} (version {version})")]
     UnknownRecordType { record_type: i16, version: i16 },
     /// The record type is known but not at this version.

@@ -55,7 +55,7 @@ impl Provenance {
     };
 
     /// The offset a snapshot of this image would be named after: one past the last record
-    /// (spec formats §3.1, the snapshot id's end offset is exclusive).
+    /// (`docs/formats.md` §13: the snapshot id's end offset is exclusive).
     pub fn snapshot_end_offset(&self) -> i64 {
         self.last_contained_offset + 1
     }

@@ -4,8 +4,8 @@
 //!
 //! Sans-I/O: records come in as bytes or structs from whoever read them (the Raft log, a
 //! snapshot file, the ZooKeeper loader, a controller) and leave as values. Nothing here reads
-//! a clock, a file or a random source. Spec: `shared/spec/kafka-zookeeper-kraft-formats.md`
-//! §3 (log framing and record catalogue) and §4.3 (bootstrap).
+//! a clock, a file or a random source. Formats: `docs/formats.md` §11 (the record frame, the record
+//! catalogue, bootstrap records) and §13 (snapshots).
 
 pub mod batch;
 pub mod delta;

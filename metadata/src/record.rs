@@ -1,4 +1,4 @@
-//! One KRaft metadata record and its frame (spec formats §3.2).
+//! One KRaft metadata record and its frame (`docs/formats.md` §11.2).
 //!
 //! Records arrive as the values of `__cluster_metadata` batches (from the local log, a Raft
 //! leader's Fetch response, or a snapshot file) and are produced by the controllers and the
@@ -221,7 +221,7 @@ impl MetadataRecord {
         MetadataRecord { version, body }
     }
 
-    /// The record type: Kafka's `apiKey` of the record schema (spec formats §3.4).
+    /// The record type: Kafka's `apiKey` of the record schema (`docs/formats.md` §11.4).
     pub fn record_type(&self) -> i16 {
         self.body.record_type()
     }
@@ -350,7 +350,8 @@ mod tests {
 
     #[test]
     fn topic_record_frame_matches_the_spec_example() {
-        // Spec formats §3.2: "a TopicRecord v0 begins 01 02 00 then compact string name, uuid, 00".
+        // `docs/formats.md` §11.2: a TopicRecord v0 starts `01 02 00`, then the name, the
+        // uuid and `00`.
         let bytes = topic("ab").to_bytes();
         let mut expected = vec![0x01, 0x02, 0x00, 0x03, b'a', b'b'];
         expected.extend_from_slice(&[7; 16]);

@@ -15,7 +15,7 @@ use crate::record::MetadataRecord;
 
 impl MetadataImage {
     /// The records that rebuild this image from empty. The provenance is not a record; a
-    /// snapshot carries it in its file name (spec formats §3.1).
+    /// snapshot carries it in its file name (`docs/formats.md` §13).
     pub fn to_records(&self) -> Vec<MetadataRecord> {
         let mut out = Vec::new();
         self.features.write(&mut out);

@@ -2,9 +2,9 @@
 //! record versions, a controller may write.
 //!
 //! The level comes from the `metadata.version` FeatureLevelRecord in the log (first written
-//! from `bootstrap.checkpoint`, spec formats §4.3). Levels and gates mirror Kafka 3.9's
+//! from `bootstrap.checkpoint`, `docs/formats.md` §11.6). Levels and gates mirror Kafka 3.9's
 //! `server-common/.../MetadataVersion.java`; the record versions per level are listed at the
-//! end of spec formats "Record schemas quick table".
+//! end of `docs/formats.md` §11.4.
 
 use std::fmt;
 

@@ -4,14 +4,14 @@
 //! Produce and Fetch carry batches as `Bytes`; the broker never re-encodes records on the hot
 //! path. Input comes from clients (Produce), replicas (Fetch responses) and log segments on
 //! disk, so everything here decodes to `Result` and never panics on bytes. Layout:
-//! `../shared/spec/kafka-disk-and-internal-topics.md` §2.
+//! `docs/formats.md` §7.
 //!
 //! The pieces, in the order a batch meets them:
-//! - [`batches`] / [`log_batches`] split a buffer into zero-copy [`Batch`] slices (§2.1);
-//! - [`validate_client_batch`] applies the Produce checks of §2.7;
+//! - [`batches`] / [`log_batches`] split a buffer into zero-copy [`Batch`] slices (§7.1);
+//! - [`validate_client_batch`] applies the Produce checks of §7.7;
 //! - [`set_base_offset`], [`set_partition_leader_epoch`], [`set_log_append_time`],
-//!   [`set_max_timestamp`] patch a batch in place on append (§2.6);
-//! - [`Batch::records`] walks the records lazily, decompressing once (§2.3, §2.8);
+//!   [`set_max_timestamp`] patch a batch in place on append (§7.6);
+//! - [`Batch::records`] walks the records lazily, decompressing once (§7.3, §7.8);
 //! - [`BatchBuilder`] writes new batches (metadata log, `__consumer_offsets`, perf client).
 
 mod builder;
@@ -69,7 +69,7 @@ pub const NO_TIMESTAMP: i64 = -1;
 /// or [`validate_client_batch_with`].
 pub const DECOMPRESSED_BYTES_MAX: usize = 64 * 1024 * 1024;
 
-/// Byte offsets of header fields (spec §2.1).
+/// Byte offsets of header fields (§7.1).
 pub mod offsets {
     pub const BASE_OFFSET: usize = 0;
     pub const BATCH_LENGTH: usize = 8;
@@ -86,7 +86,7 @@ pub mod offsets {
     pub const RECORDS_COUNT: usize = 57;
 }
 
-/// Bits of the `attributes` field (spec §2.2; only the low byte is used).
+/// Bits of the `attributes` field (§7.2; only the low byte is used).
 pub mod attributes {
     /// Bits 0–2: the codec, see [`Compression`](super::Compression).
     pub const COMPRESSION_MASK: i16 = 0x07;
@@ -94,7 +94,7 @@ pub mod attributes {
     pub const TIMESTAMP_TYPE: i16 = 0x08;
     /// Bit 4: part of a transaction.
     pub const TRANSACTIONAL: i16 = 0x10;
-    /// Bit 5: control records (§2.5).
+    /// Bit 5: control records (§7.5).
     pub const CONTROL: i16 = 0x20;
     /// Bit 6: `baseTimestamp` holds the log cleaner's delete horizon.
     pub const DELETE_HORIZON: i16 = 0x40;
@@ -134,7 +134,7 @@ impl BatchHeader {
     /// Fails with [`RecordsError::Truncated`] below 61 bytes and with
     /// [`RecordsError::UnsupportedMagic`] when magic is not 2: the fields after magic only mean
     /// what this struct says for v2, and a Produce v3+ request with another magic is answered
-    /// with `INVALID_RECORD` (§2.7). `batch_length` is not range-checked here; framing
+    /// with `INVALID_RECORD` (§7.7). `batch_length` is not range-checked here; framing
     /// ([`batches`]) does that, because only it knows how many bytes follow.
     pub fn parse(buf: &[u8]) -> Result<BatchHeader> {
         let Some(h) = buf.first_chunk::<BATCH_HEADER_LEN>() else {
@@ -211,7 +211,7 @@ impl BatchHeader {
         self.attributes & attributes::TRANSACTIONAL != 0
     }
 
-    /// Attributes bit 5: the records are control records (§2.5).
+    /// Attributes bit 5: the records are control records (§7.5).
     pub fn is_control(&self) -> bool {
         self.attributes & attributes::CONTROL != 0
     }
@@ -276,7 +276,7 @@ impl Batch {
         self.bytes.len()
     }
 
-    /// The records section: plain records, or one compressed stream (§2.8).
+    /// The records section: plain records, or one compressed stream (§7.8).
     pub fn records_section(&self) -> &[u8] {
         self.bytes.get(BATCH_HEADER_LEN..).unwrap_or_default()
     }
@@ -291,7 +291,7 @@ impl Batch {
         crc32c::crc32c(self.bytes.get(offsets::ATTRIBUTES..).unwrap_or_default())
     }
 
-    /// Checks the stored CRC; a mismatch is `CORRUPT_MESSAGE` (§2.7).
+    /// Checks the stored CRC; a mismatch is `CORRUPT_MESSAGE` (§7.7).
     pub fn verify_crc(&self) -> Result<()> {
         let computed = self.compute_crc();
         if computed == self.header.crc {
@@ -306,7 +306,7 @@ impl Batch {
 
     /// Iterates the records, decompressing at most [`DECOMPRESSED_BYTES_MAX`] bytes.
     ///
-    /// Decoding is lazy: a structural error (§2.3) is yielded as an `Err` item when reached, and
+    /// Decoding is lazy: a structural error (§7.3) is yielded as an `Err` item when reached, and
     /// the iterator then ends. Once every record is read, leftover bytes are an error too.
     pub fn records(&self) -> RecordIter {
         self.records_with_limit(DECOMPRESSED_BYTES_MAX)

@@ -1,5 +1,5 @@
 //! One entry point that drives the broker's request decode path on untrusted bytes, for
-//! fuzzing (CONVENTIONS rule 9).
+//! fuzzing (`docs/architecture.md` §7.9).
 //!
 //! `protocol/fuzz/fuzz_targets/request_decode.rs` runs it under libFuzzer, and
 //! `protocol/tests/request_fuzz_corpus.rs` replays the committed corpus

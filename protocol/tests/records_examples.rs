@@ -1,5 +1,6 @@
-//! Byte-exact checks against the worked examples of spec §2.4 (produced by kafka-clients
-//! 3.9.1), plus framing, validation (§2.7), patching (§2.6) and record iteration (§2.3) on
+//! Byte-exact checks against the worked examples of `docs/formats.md` §7.4 (produced by
+//! kafka-clients 3.9.1), plus framing, validation (§7.7), patching (§7.6) and record iteration
+//! (§7.3) on
 //! hand-made batches.
 
 use bytes::Bytes;

@@ -99,7 +99,7 @@ impl Broker {
         })
     }
 
-    /// The checks of spec §2.7 that need no log state: one well-formed v2 batch per
+    /// The checks of `docs/formats.md` §7.7 that need no log state: one well-formed v2 batch per
     /// partition (Produce v3+), valid CRC, record count, size limits, zstd only from v7.
     /// Returns whether every record has a key, for the append to check against the
     /// partition's `cleanup.policy` (Kafka `LogValidator`: INVALID_RECORD if compacted).

@@ -1,8 +1,9 @@
-//! Per-partition idempotent producer state (spec §2.7, §4; Kafka's `ProducerStateManager`,
-//! `ProducerAppendInfo`, `ProducerStateEntry`): for each producer id the current epoch, its
-//! last 5 batches and the time of its last write, so that a retried batch is recognised and
-//! answered with its original offset instead of being appended twice, a gap in sequence
-//! numbers is refused, and an idle producer is forgotten after `producer.id.expiration.ms`.
+//! Per-partition idempotent producer state (`docs/formats.md` §7.7, §9; Kafka's
+//! `ProducerStateManager`, `ProducerAppendInfo`, `ProducerStateEntry`): for each producer id the
+//! current epoch, its last 5 batches and the time of its last write, so that a retried batch is
+//! recognised and answered with its original offset instead of being appended twice, a gap in
+//! sequence numbers is refused, and an idle producer is forgotten after
+//! `producer.id.expiration.ms`.
 //!
 //! Sans-I/O (time is an argument): the replica manager checks a batch before appending it and
 //! records it after, under the partition's log lock. `to_snapshot`/`from_snapshot` convert to
@@ -209,7 +210,7 @@ impl ProducerState {
         out
     }
 
-    /// Checks a batch a client wants to append (spec §2.7, Kafka
+    /// Checks a batch a client wants to append (`docs/formats.md` §7.7, Kafka
     /// `ProducerAppendInfo.checkProducerEpoch/checkSequence` and
     /// `ProducerStateEntry.findDuplicateBatch`).
     pub(crate) fn check(&self, b: &ProducerBatch) -> Result<Verdict, ErrorCode> {

@@ -390,8 +390,8 @@ impl ReplicaManager {
             });
         }
         // LogAppendTime topics: the broker's clock stamps the batch (the CRC is recomputed,
-        // spec §2.6), and the producer is told that time. (Idempotent: a batch deferred to
-        // the blocking pool is stamped again with the same `now`.)
+        // `docs/formats.md` §7.6), and the producer is told that time. (Idempotent: a batch
+        // deferred to the blocking pool is stamped again with the same `now`.)
         let log_append_time = if p.log_append_time.load(Ordering::Acquire) {
             if let Err(e) = records::set_log_append_time(batch, now) {
                 return Some(AppendOutcome::Failed {
@@ -417,7 +417,8 @@ impl ReplicaManager {
         if let Some(b) = &producer {
             match producers.check(b) {
                 Ok(Verdict::Append) => {}
-                // A retry of a batch already in the log: not appended again (spec §2.7).
+                // A retry of a batch already in the log: not appended again
+                // (`docs/formats.md` §7.7).
                 Ok(Verdict::Duplicate { first_offset, .. }) => {
                     return Some(AppendOutcome::Appended {
                         base_offset: first_offset,

@@ -7,7 +7,7 @@
 //! idle broker kept 34 MB resident where 14 MB were in use. `malloc_trim(0)` returns every
 //! whole free page of every arena (`madvise`), without moving anything.
 //!
-//! This is the workspace's one `unsafe` call (CONVENTIONS §20: a commented, tested
+//! This is the workspace's one `unsafe` call (`docs/architecture.md` §7.20: a commented, tested
 //! exception); it compiles to a no-op where the C library is not glibc.
 
 /// Returns free heap pages to the OS; true if any were returned. Costs a walk of malloc's

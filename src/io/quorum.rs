@@ -35,7 +35,7 @@ use super::controller_client::{
 use crate::broker::replica_manager::now_ms;
 use crate::config::ServerConfig;
 
-/// `__cluster_metadata`'s fixed topic id (spec formats §3.1).
+/// `__cluster_metadata`'s fixed topic id (`docs/formats.md` §11.1).
 const METADATA_TOPIC_ID: Uuid = Uuid([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 /// Largest read while replaying the log at start-up (Kafka's Raft fetch limit).
 const REPLAY_READ_BYTES: u64 = 8 * 1024 * 1024;

@@ -1,6 +1,6 @@
-//! The RecordBatch v2 facts the log needs (spec §2.1–2.3), on top of `protocol::records`:
-//! header decoding with the extra sanity a stored batch needs, a CRC check on borrowed
-//! slices, and a record-level timestamp search for ListOffsets.
+//! The RecordBatch v2 facts the log needs (`docs/formats.md` §7.1–§7.3), on top of
+//! `protocol::records`: header decoding with the extra sanity a stored batch needs, a CRC check on
+//! borrowed slices, and a record-level timestamp search for ListOffsets.
 //!
 //! Input: batch bytes from segment files (untrusted) or from `append` callers.
 
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn kafka_client_batches_from_the_spec() {
-        // Spec §2.4, produced by kafka-clients 3.9.1: one record with key, value and header.
+        // §7.4, produced by kafka-clients 3.9.1: one record with key, value and header.
         let b = hex(
             "00000000 00000000 0000003e ffffffff 02 5e93538d 0000 00000000 \
              0000018b cfe56800 0000018b cfe56800 ffffffff ffffffff ffff ffffffff 00000001 \

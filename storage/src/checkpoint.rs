@@ -1,4 +1,4 @@
-//! Kafka's text checkpoint files (spec §1.2): `recovery-point-offset-checkpoint`,
+//! Kafka's text checkpoint files (`docs/formats.md` §3): `recovery-point-offset-checkpoint`,
 //! `log-start-offset-checkpoint`, `replication-offset-checkpoint`, `cleaner-offset-checkpoint`
 //! (entries `topic partition offset`) and `leader-epoch-checkpoint` (entries
 //! `epoch startOffset`).
@@ -26,7 +26,8 @@ pub const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
 
 /// The only checkpoint version Kafka 3.9 reads or writes.
 pub const CHECKPOINT_VERSION: i32 = 0;
-/// Refuse checkpoint files above this size (CONVENTIONS §11): 64 MiB is ~1.5 million entries.
+/// Refuse checkpoint files above this size (`docs/architecture.md` §7.11): 64 MiB is ~1.5 million
+/// entries.
 pub const CHECKPOINT_BYTES_MAX: u64 = 64 << 20;
 
 /// One line of a checkpoint file.

@@ -1,4 +1,4 @@
-//! `.kafka_cleanshutdown` (spec §1.3): the marker a log dir gets after all its logs were
+//! `.kafka_cleanshutdown` (`docs/formats.md` §4): the marker a log dir gets after all its logs were
 //! flushed and closed.
 //!
 //! Kafka 3.7+ writes one line of compact JSON without a newline, `{"version":0,"brokerEpoch":42}`

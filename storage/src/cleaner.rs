@@ -33,9 +33,9 @@ use crate::segment::{BatchReader, HeaderScanner, Next, Segment};
 use filter::{filter_batch, FilterContext, Filtered};
 use offset_map::{OffsetMap, OverBudget, Put};
 
-/// Suffix of a pass's output while it is written (spec §1.5).
+/// Suffix of a pass's output while it is written (`docs/formats.md` §2.3).
 pub(crate) const CLEANED_FILE_SUFFIX: &str = ".cleaned";
-/// Suffix of a pass's output about to replace old segments (spec §1.5).
+/// Suffix of a pass's output about to replace old segments (§2.3).
 pub(crate) const SWAP_FILE_SUFFIX: &str = ".swap";
 
 /// Kafka's `log.cleaner.dedupe.buffer.size` default (128 MiB).

@@ -1,7 +1,7 @@
 //! `storage::Error`: every fault the storage layer reports, each naming the file involved.
 //!
-//! Bytes read from disk are input (CONVENTIONS §10): a torn or corrupt file is an `Error`
-//! naming the file and the byte position or line, never a panic.
+//! Bytes read from disk are input (`docs/architecture.md` §7.10): a torn or corrupt file is an
+//! `Error` naming the file and the byte position or line, never a panic.
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -57,8 +57,8 @@ pub(crate) fn moved_to(path: &Path, dir: &Path) -> PathBuf {
     }
 }
 
-/// Reads a whole small text/binary file, refusing files above `max_bytes` (CONVENTIONS §11).
-/// `Ok(None)` if the file does not exist.
+/// Reads a whole small text/binary file, refusing files above `max_bytes` (`docs/architecture.md`
+/// §7.11). `Ok(None)` if the file does not exist.
 pub(crate) fn read_small(path: &Path, max_bytes: u64) -> Result<Option<Vec<u8>>> {
     use std::io::Read;
     let f = match File::open(path) {

@@ -1,5 +1,5 @@
 //! Entry points that drive every decoder of this crate's on-disk files with untrusted bytes,
-//! for fuzzing (CONVENTIONS rule 9: untrusted bytes never panic; bytes read from disk are
+//! for fuzzing (`docs/architecture.md` §7.9: untrusted bytes never panic; bytes read from disk are
 //! input).
 //!
 //! `storage/fuzz/fuzz_targets/<target>.rs` run them under libFuzzer, one target per decoder
@@ -246,9 +246,9 @@ pub fn clean_shutdown(data: &[u8]) {
 }
 
 /// Target `producer_snapshot`: `data` as a partition's producer-state snapshot
-/// (`<offset>.snapshot`, spec §4), decoded as bytes and loaded as the only snapshot file of a
-/// partition directory; then the same again with the CRC recomputed, so that mutations get
-/// past the CRC check into the count and entry layout checks.
+/// (`<offset>.snapshot`, `docs/formats.md` §9), decoded as bytes and loaded as the only snapshot
+/// file of a partition directory; then the same again with the CRC recomputed, so that mutations
+/// get past the CRC check into the count and entry layout checks.
 ///
 /// Invariants: decoded entries re-encode to bytes that decode to the same entries, and to
 /// the input itself when it holds no bytes after the last entry; loading the file returns

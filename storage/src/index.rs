@@ -1,4 +1,4 @@
-//! Offset index `<base>.index` (spec §3.1): sparse 8-byte entries, big-endian
+//! Offset index `<base>.index` (`docs/formats.md` §8.1): sparse 8-byte entries, big-endian
 //! `int32 relativeOffset` (offset − segment base) + `int32 position` (byte position of a batch
 //! start in the `.log`), both strictly increasing.
 //!

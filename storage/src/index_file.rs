@@ -1,12 +1,12 @@
 //! A fixed-width-entry index file read with `pread` instead of mmap (the workspace forbids
-//! `unsafe`): the storage under `.index` and `.timeindex` (spec §3.1–3.4).
+//! `unsafe`): the storage under `.index` and `.timeindex` (`docs/formats.md` §8.1–§8.4).
 //!
 //! The file of a new index is created only when first needed, as Kafka's `LazyIndex` does for
 //! a rolled segment: when an entry is written, when the index is trimmed (roll, clean close) or
 //! when its segment first takes data ([`IndexFile::materialize`]). Until then the index exists
 //! in memory only, so an idle new partition costs no index inodes, no `open`/`ftruncate` and no
 //! descriptor; a crash in that window leaves a `.log` without indexes, which both loaders
-//! rebuild (spec §1.7 step 3). Kafka itself creates a new log's indexes at load
+//! rebuild (§2.4 step 3). Kafka itself creates a new log's indexes at load
 //! (`resizeIndexes`); a clean close here creates them too, so a cleanly stopped directory has
 //! every file Kafka's has.
 //!

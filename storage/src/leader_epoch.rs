@@ -1,5 +1,5 @@
-//! Leader-epoch cache backed by `leader-epoch-checkpoint` (spec §1.6): leader epoch → first
-//! offset written in it, epochs and start offsets strictly increasing. Answers
+//! Leader-epoch cache backed by `leader-epoch-checkpoint` (`docs/formats.md` §3.3): leader epoch →
+//! first offset written in it, epochs and start offsets strictly increasing. Answers
 //! OffsetsForLeaderEpoch (`end_offset_for`).
 //!
 //! Input: the checkpoint file of a partition dir, possibly written by Apache Kafka, plus epochs

@@ -3,7 +3,7 @@
 //! `.kafka_cleanshutdown` and `meta.properties`.
 //!
 //! Blocking `std::fs` I/O; the broker runs it on dedicated threads. Layout reference:
-//! `shared/spec/kafka-disk-and-internal-topics.md` §1–3.
+//! `docs/formats.md` §2–§9.
 
 // Positional I/O (`pread`/`pwrite`) comes from `std::os::unix::fs::FileExt`.
 #[cfg(not(unix))]

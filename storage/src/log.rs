@@ -1,12 +1,12 @@
 //! `PartitionLog`: Kafka's local log of one partition, a `<topic>-<partition>` directory of
-//! segments (spec §1.5–1.7, §3). Open with recovery, leader/follower append, fetch reads of
-//! whole batches, timestamp lookup, retention, DeleteRecords, truncation, flush and the
+//! segments (`docs/formats.md` §2.3–§2.4, §8). Open with recovery, leader/follower append, fetch
+//! reads of whole batches, timestamp lookup, retention, DeleteRecords, truncation, flush and the
 //! leader-epoch cache.
 //!
 //! Input: the partition directory (untrusted files, possibly Apache Kafka's), the log dir's
 //! recovery-point / log-start-offset checkpoints (`LoadOptions`), batch bytes from the broker.
 //! Blocking `std::fs` I/O: call from a storage thread, never an async task. Time comes in as
-//! `now_ms` (CONVENTIONS §2).
+//! `now_ms` (`docs/architecture.md` §7.2).
 
 pub(crate) mod cleaning;
 mod config;
@@ -41,7 +41,7 @@ pub use config::{
 use flush::FlushScope;
 pub use flush::{FlushJob, FlushOutcome};
 
-/// How the log dir was shut down last time (from `.kafka_cleanshutdown`, spec §1.3).
+/// How the log dir was shut down last time (from `.kafka_cleanshutdown`, §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shutdown {
     /// The marker was present: trust segments, recovery point = log end offset.
@@ -248,7 +248,7 @@ impl PartitionLog {
         })
     }
 
-    /// Loads an existing partition directory (spec §1.7): removes leftovers, opens segments,
+    /// Loads an existing partition directory (§2.4): removes leftovers, opens segments,
     /// recovers those from the recovery point on after an unclean shutdown (truncating a torn
     /// or corrupt tail and deleting later segments), and fixes up the log start offset and
     /// leader-epoch cache.
@@ -556,7 +556,7 @@ impl PartitionLog {
         Ok(count)
     }
 
-    /// Appends batches from a client produce (the broker has validated them, spec §2.7):
+    /// Appends batches from a client produce (the broker has validated them, §7.7):
     /// assigns offsets from the log end offset and stamps `leader_epoch` by patching each
     /// batch header in place (neither field is covered by the CRC), then writes the bytes
     /// unchanged. Returns once the bytes are in the page cache; fsyncs only per

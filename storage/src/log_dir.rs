@@ -1,5 +1,5 @@
-//! One entry of `log.dirs` (spec §1.1, §1.3, §1.4): finds the partition directories, loads
-//! their logs with the dir's recovery-point / log-start-offset checkpoints and clean-shutdown
+//! One entry of `log.dirs` (`docs/formats.md` §2.1, §2.2, §4): finds the partition directories,
+//! loads their logs with the dir's recovery-point / log-start-offset checkpoints and clean-shutdown
 //! marker, writes those checkpoints back, and deletes partition directories.
 //!
 //! Input: the log dir's listing and root files, possibly written by Apache Kafka. Owns no
@@ -96,7 +96,7 @@ pub fn delete_dir_name(tp: &TopicPartition, unique_id: [u8; 16]) -> String {
 
 impl LogDir {
     /// Opens a log dir at start-up: creates it if missing, reads and then deletes
-    /// `.kafka_cleanshutdown` (spec §1.3), reads the recovery-point and log-start-offset
+    /// `.kafka_cleanshutdown` (§4), reads the recovery-point and log-start-offset
     /// checkpoints, and creates the empty checkpoint files Kafka creates.
     pub fn open(path: &Path) -> Result<Self> {
         fs::create_dir_all(path).ctx(path)?;
@@ -269,7 +269,7 @@ impl LogDir {
     }
 
     /// Deletes a partition's log: [`LogDir::mark_deleted`], then removes the directory.
-    /// `unique_id` is the caller's random UUID (CONVENTIONS §2).
+    /// `unique_id` is the caller's random UUID (`docs/architecture.md` §7.2).
     pub fn delete_log(&self, mut log: PartitionLog, unique_id: [u8; 16]) -> Result<()> {
         self.mark_deleted(&mut log, unique_id)?;
         let dir = log.dir().to_path_buf();

@@ -1,7 +1,7 @@
 //! `meta.properties`: the per-log-directory identity file that Kafka writes into every log
 //! directory (and the metadata log directory), read at start-up and by `storage info`.
 //!
-//! Two versions exist (spec §4.1; Kafka `metadata/properties/MetaProperties.java`):
+//! Two versions exist (`docs/formats.md` §5; Kafka `metadata/properties/MetaProperties.java`):
 //!
 //! | version | mode      | required                | optional                                  |
 //! |---------|-----------|-------------------------|-------------------------------------------|
@@ -172,7 +172,7 @@ impl MetaProperties {
         self
     }
 
-    /// Build from already-parsed properties, following Kafka's reading rules (spec §4.1):
+    /// Build from already-parsed properties, following Kafka's reading rules (§5):
     /// missing `version` means 0; only 0 and 1 are known; v0 takes its id from `broker.id`
     /// (optional), v1 from `node.id` (required); `cluster.id` is required only in v1; a
     /// `directory.id` that is present must be a valid UUID. Other keys are ignored, as Kafka
@@ -226,7 +226,7 @@ impl MetaProperties {
     }
 
     /// The key/value pairs Kafka's `MetaProperties.toProperties` produces, in key order
-    /// (the order the spec's example shows).
+    /// (the order of the example in §5).
     pub fn to_properties(&self) -> BTreeMap<&'static str, String> {
         let mut out = BTreeMap::new();
         out.insert(VERSION_KEY, self.version().number().to_string());

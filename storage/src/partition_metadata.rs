@@ -1,4 +1,4 @@
-//! `partition.metadata` (spec §1.6): the topic id of a partition directory.
+//! `partition.metadata` (`docs/formats.md` §6): the topic id of a partition directory.
 //!
 //! Content is exactly `version: 0\ntopic_id: <Uuid>` with no trailing newline, written with
 //! tmp + fsync + rename. Input: the file in a partition dir, possibly written by Apache Kafka.
@@ -14,7 +14,7 @@ use crate::fs_util;
 pub const PARTITION_METADATA_FILE: &str = "partition.metadata";
 /// Version Kafka 3.9 writes; readers accept any version ≥ 0.
 pub const PARTITION_METADATA_VERSION: i32 = 0;
-/// The real file is ~45 bytes; refuse anything far larger (CONVENTIONS §11).
+/// The real file is ~45 bytes; refuse anything far larger (`docs/architecture.md` §7.11).
 const PARTITION_METADATA_BYTES_MAX: u64 = 4096;
 
 /// Parsed `partition.metadata`.

@@ -1,4 +1,4 @@
-//! Producer-state snapshot files `<offset>.snapshot` (spec §4, Kafka 3.9
+//! Producer-state snapshot files `<offset>.snapshot` (`docs/formats.md` §9, Kafka 3.9
 //! `ProducerStateManager.readSnapshot/writeSnapshot/removeStraySnapshots/truncateAndReload`):
 //! the version-1 codec, writing, listing, choosing the latest valid snapshot, and the rules by
 //! which Kafka deletes them.
@@ -23,10 +23,10 @@ use crate::segment::{segment_file_name, SNAPSHOT_FILE_SUFFIX};
 pub const SNAPSHOT_VERSION: i16 = 1;
 /// Version (2), CRC (4) and entry count (4).
 pub const SNAPSHOT_HEADER_BYTES: usize = 10;
-/// One producer entry (spec §4.1 table).
+/// One producer entry (§9.1).
 pub const SNAPSHOT_ENTRY_BYTES: usize = 46;
-/// Largest snapshot file we read (CONVENTIONS §11): 5.8 M producers, far beyond what one
-/// partition holds (Kafka has no limit; a larger file is treated as corrupt and skipped).
+/// Largest snapshot file we read (`docs/architecture.md` §7.11): 5.8 M producers, far beyond what
+/// one partition holds (Kafka has no limit; a larger file is treated as corrupt and skipped).
 pub const SNAPSHOT_BYTES_MAX: u64 = 256 << 20;
 /// The CRC covers the bytes from the entry count to the end of the file.
 const CRC_COVERED_FROM: usize = 6;
@@ -393,7 +393,7 @@ mod tests {
             SNAPSHOT_HEADER_BYTES + 3 * SNAPSHOT_ENTRY_BYTES
         );
         assert_eq!(&bytes[6..10], &3i32.to_be_bytes());
-        // Field layout of the first entry (spec §4.1 offsets).
+        // Field layout of the first entry (§9.1 offsets).
         let e = &bytes[10..56];
         assert_eq!(&e[0..8], &1i64.to_be_bytes());
         assert_eq!(&e[8..10], &3i16.to_be_bytes());
@@ -449,7 +449,7 @@ mod tests {
     }
 
     /// A proptest runner seeded from `SEED` (else the clock), printing the seed and a repro
-    /// line first (CONVENTIONS §18).
+    /// line first (`docs/architecture.md` §7.18).
     fn seeded_runner(test: &str, cases: u32) -> proptest::test_runner::TestRunner {
         use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
         let seed: u64 = std::env::var("SEED")

@@ -1,5 +1,5 @@
-//! One log segment (spec §1.5, §3): `<20-digit base>.log` holding v2 batches back to back,
-//! plus its `.index` and `.timeindex`. Append, read whole batches, find by timestamp,
+//! One log segment (`docs/formats.md` §2.3, §8): `<20-digit base>.log` holding v2 batches back to
+//! back, plus its `.index` and `.timeindex`. Append, read whole batches, find by timestamp,
 //! truncate, and recover a torn or corrupt tail.
 //!
 //! Input: segment files (untrusted, possibly written by Apache Kafka) and batch bytes from
@@ -131,7 +131,7 @@ impl FileSlice {
 
 impl Segment {
     /// The segment's `.log`, `.index` and `.timeindex` paths, each with `extra` appended
-    /// (`""` for a live segment, `.cleaned`/`.swap` for the cleaner's output, spec §1.5).
+    /// (`""` for a live segment, `.cleaned`/`.swap` for the cleaner's output, §2.3).
     fn paths(dir: &Path, base_offset: i64, extra: &str) -> (PathBuf, PathBuf, PathBuf) {
         let name = |suffix: &str| segment_file_name(base_offset, &format!("{suffix}{extra}"));
         (
@@ -190,7 +190,7 @@ impl Segment {
 
     /// Opens an existing segment. Indexes are not read. A missing `.index` (a crash before a
     /// new segment's first append leaves none) is created empty and the segment flagged for
-    /// recovery; a missing `.timeindex` is created empty (spec §1.7 step 3, as Kafka's loader).
+    /// recovery; a missing `.timeindex` is created empty (§2.4 step 3, as Kafka's loader).
     pub(crate) fn open(
         dir: &Path,
         base_offset: i64,
@@ -722,7 +722,7 @@ impl Segment {
         self.time_index.resize(self.config.max_index_bytes)
     }
 
-    /// Index sanity checks (§3.5). 3.9 skips them at load; we run them on the active segment
+    /// Index sanity checks (§8.5). 3.9 skips them at load; we run them on the active segment
     /// after a clean shutdown and recover it if they fail.
     pub(crate) fn sanity_check(&self) -> Result<()> {
         self.offset_index.sanity_check()?;

@@ -1,4 +1,4 @@
-//! Time index `<base>.timeindex` (spec §3.2): sparse 12-byte entries, big-endian
+//! Time index `<base>.timeindex` (`docs/formats.md` §8.2): sparse 12-byte entries, big-endian
 //! `int64 timestamp` + `int32 relativeOffset`. Entry meaning: every record with a timestamp
 //! above `timestamp` is at an offset after `relativeOffset`. Timestamps strictly increase,
 //! offsets never decrease; one slot is reserved for the entry written at roll/close.

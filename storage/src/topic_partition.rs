@@ -1,4 +1,4 @@
-//! `TopicPartition` and the `<topic>-<partition>` directory-name rules (spec §1.4).
+//! `TopicPartition` and the `<topic>-<partition>` directory-name rules (`docs/formats.md` §2.2).
 //!
 //! Input comes from directory listings of a log dir and from checkpoint lines.
 
@@ -41,7 +41,7 @@ impl TopicPartition {
     }
 }
 
-/// What a directory inside a log dir holds (spec §1.4).
+/// What a directory inside a log dir holds (§2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogDirKind {
     /// `<topic>-<partition>`: a live log.

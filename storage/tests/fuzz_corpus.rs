@@ -377,7 +377,7 @@ fn producer_snapshot_seeds() -> Seeds {
     trailing.extend_from_slice(&[0xab; 20]);
     vec![
         ("empty-snapshot", producer_snapshot::encode(&[])),
-        // Spec §4: an empty snapshot as Kafka writes it.
+        // `docs/formats.md` §9.1: an empty snapshot as Kafka writes it.
         (
             "spec-empty",
             vec![0x00, 0x01, 0x48, 0x67, 0x4B, 0xC7, 0, 0, 0, 0],

@@ -1,6 +1,6 @@
 """The operator's command line: quickstart, the storage tool and start-up refusals.
 
-Start-up errors must name what is wrong and the fix (CONVENTIONS 12, DESIGN "Config")."""
+Start-up errors must name what is wrong and the fix (docs/architecture.md §6 and §7.12)."""
 import re
 import subprocess
 

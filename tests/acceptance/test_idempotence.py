@@ -1,5 +1,6 @@
-"""Idempotent producer: InitProducerId, sequence checks and deduplication of retries (spec §2.7),
-kept across clean restarts and SIGKILLs by the producer state snapshots (spec §4)."""
+"""Idempotent producer: InitProducerId, sequence checks and deduplication of retries
+(docs/formats.md §7.7), kept across clean restarts and SIGKILLs by the producer state snapshots
+(§9)."""
 from __future__ import annotations
 
 import struct
@@ -166,7 +167,7 @@ def test_confluent_kafka_idempotent_producer(kb_server):
 
 
 # ---------------------------------------------------------------------------------------------
-# producer state across crashes: <offset>.snapshot files (spec §4)
+# producer state across crashes: <offset>.snapshot files (docs/formats.md §9)
 # ---------------------------------------------------------------------------------------------
 def _partition_dir(srv, topic: str, partition: int = 0):
     return srv.data_dir / ("%s-%d" % (topic, partition))
@@ -179,8 +180,8 @@ def _offsets_of(d, suffix: str) -> list[int]:
 
 
 def _read_snapshot(path) -> dict[int, tuple]:
-    """Decode a producer snapshot (spec §4.1) independently of the server: checks the version
-    and the CRC32C; returns {producer id: (epoch, last seq, last offset, offset delta,
+    """Decode a producer snapshot (docs/formats.md §9.1) independently of the server: checks the
+    version and the CRC32C; returns {producer id: (epoch, last seq, last offset, offset delta,
     timestamp, coordinator epoch, txn first offset)}."""
     from kafka.record.util import calc_crc32c
     data = path.read_bytes()

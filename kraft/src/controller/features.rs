@@ -1,4 +1,4 @@
-//! The records a new cluster starts from (spec formats §4.3, Kafka's `BootstrapMetadata` and
+//! The records a new cluster starts from (`docs/formats.md` §11.6, Kafka's `BootstrapMetadata` and
 //! `ActivationRecordsGenerator`).
 //!
 //! `kafka-storage format` writes [`bootstrap_records`] into `bootstrap.checkpoint`; when the

@@ -1,5 +1,5 @@
 //! Randomness for the controller: topic ids and placement offsets come from a seeded
-//! generator owned by the controller (CONVENTIONS 2), never from a global RNG, so a
+//! generator owned by the controller (`docs/architecture.md` §7.2), never from a global RNG, so a
 //! simulation replays exactly. SplitMix64 is hand-written because its output must never
 //! change under us (a crate's "standard" generator may change between versions).
 

@@ -1,4 +1,4 @@
-//! Raft's control batches in `__cluster_metadata` (spec formats §3.2, disk §2.5): the
+//! Raft's control batches in `__cluster_metadata` (`docs/formats.md` §7.5, §11.3): the
 //! LEADER_CHANGE batch a new leader writes at the start of its epoch.
 //!
 //! A control batch is not transactional, has producer id/epoch/sequence −1 and
@@ -71,7 +71,7 @@ mod tests {
         batch.verify_crc().unwrap();
         let record = batch.records().next().unwrap().unwrap();
         assert_eq!(record.key(), Some(&[0u8, 0, 0, 2][..]));
-        // Spec disk §2.5: LeaderChange v0 leader 1, voters [1], granting [1].
+        // `docs/formats.md` §7.5: LeaderChange v0 leader 1, voters [1], granting [1].
         let expected: &[u8] = &[0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 1, 0, 2, 0, 0, 0, 1, 0, 0];
         assert_eq!(record.value(), Some(expected));
     }

@@ -1,5 +1,5 @@
 //! The durable part of Raft's state (KIP-595): epoch, leader, vote, and their file form,
-//! `__cluster_metadata-0/quorum-state` (spec formats §3.1, disk §6.1).
+//! `__cluster_metadata-0/quorum-state` (`docs/formats.md` §12).
 //!
 //! The Raft core emits [`ElectionState`] in `Action::PersistElection`; the io layer writes
 //! [`ElectionState::to_quorum_state_json`] to `quorum-state.tmp`, fsyncs and renames it, and
@@ -236,7 +236,7 @@ mod tests {
             voted_directory_id: None,
             voters: [1].into_iter().collect(),
         };
-        // Spec disk §6.1 examples.
+        // `docs/formats.md` §12 examples.
         assert_eq!(
             s.to_quorum_state_json(QuorumStateVersion::V0),
             r#"{"clusterId":"","leaderId":1,"leaderEpoch":5,"votedId":-1,"appliedOffset":0,"currentVoters":[{"voterId":1}],"data_version":0}"#

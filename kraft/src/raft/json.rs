@@ -1,5 +1,6 @@
-//! A tiny JSON reader and writer for the one JSON file Raft owns: `quorum-state` (spec disk
-//! §6.1), a single flat object of integers, strings and at most one array of small objects.
+//! A tiny JSON reader and writer for the one JSON file Raft owns: `quorum-state`
+//! (`docs/formats.md` §12), a single flat object of integers, strings and at most one array of
+//! small objects.
 //!
 //! Hand-rolled rather than pulling `serde_json` into a core crate for one fixed shape. The
 //! input is a file on disk, so it is untrusted: the reader is bounded (input size, nesting

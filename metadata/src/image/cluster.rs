@@ -1,6 +1,6 @@
 //! Broker and controller registrations: RegisterBrokerRecord, UnregisterBrokerRecord,
 //! Fence/UnfenceBrokerRecord, BrokerRegistrationChangeRecord and RegisterControllerRecord
-//! (spec formats §3.4 keys 0, 1, 7, 8, 17, 27), replayed into [`ClusterImage`].
+//! (`docs/formats.md` §11.4 keys 0, 1, 7, 8, 17, 27), replayed into [`ClusterImage`].
 //!
 //! Semantics follow Kafka 3.9's `ClusterDelta`: a registration replaces any earlier one for
 //! the id; fence/unfence/change records must name a registered broker and its current epoch.

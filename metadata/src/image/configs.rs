@@ -1,4 +1,4 @@
-//! Dynamic configs: ConfigRecord (spec formats §3.4 key 4), replayed into [`ConfigsImage`].
+//! Dynamic configs: ConfigRecord (`docs/formats.md` §11.4 key 4), replayed into [`ConfigsImage`].
 //!
 //! A record sets one key of one resource; a null value deletes the key, and a resource with
 //! no keys left disappears. Removing a topic removes its configs too (Kafka's

@@ -1,5 +1,5 @@
-//! Finalized feature levels (KIP-584, KIP-778): FeatureLevelRecord (spec formats §3.4 key 12),
-//! and the ZooKeeper migration state of ZkMigrationStateRecord (key 21, KIP-866 §2.4).
+//! Finalized feature levels (KIP-584, KIP-778): FeatureLevelRecord (key 12), and the ZooKeeper
+//! migration state of ZkMigrationStateRecord (key 21, KIP-866); `docs/formats.md` §11.4, §11.5.
 //!
 //! Following Kafka's `FeaturesDelta`, a level of 0 removes a feature, except
 //! `metadata.version`, whose level must be at least 1.
@@ -49,8 +49,8 @@ impl FeaturesImage {
         Ok(())
     }
 
-    /// `metadata.version` first (the first data record of any log or snapshot, spec
-    /// formats §3.2), then the other features by name.
+    /// `metadata.version` first (the first data record of any log or snapshot,
+    /// `docs/formats.md` §11.6), then the other features by name.
     pub(crate) fn write(&self, out: &mut Vec<MetadataRecord>) {
         let record = |name: &str, level: i16| {
             MetadataRecord::new(
@@ -72,7 +72,7 @@ impl FeaturesImage {
     }
 }
 
-/// Where a cluster stands in the ZooKeeper → KRaft migration (KIP-866, spec formats §2.4).
+/// Where a cluster stands in the ZooKeeper → KRaft migration (KIP-866, `docs/formats.md` §11.5).
 ///
 /// ```text
 ///   Uninitialized ──(KRaft bootstrap)──► None

@@ -1,4 +1,4 @@
-//! The next producer id block: ProducerIdsRecord (spec formats §3.4 key 15, KIP-730).
+//! The next producer id block: ProducerIdsRecord (`docs/formats.md` §11.4 key 15, KIP-730).
 //!
 //! The image keeps only the next unallocated id, as Kafka's `ProducerIdsImage` does; which
 //! broker took the last block is history, not state.

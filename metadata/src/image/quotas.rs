@@ -1,4 +1,4 @@
-//! Client quotas: ClientQuotaRecord (spec formats §3.4 key 14, KIP-546).
+//! Client quotas: ClientQuotaRecord (`docs/formats.md` §11.4 key 14, KIP-546).
 //!
 //! An entity is a set of (type, name) pairs, e.g. `{user: alice, client-id: null}`; a null
 //! name is the default entity of that type. Each record sets or removes one quota key.

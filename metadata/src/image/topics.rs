@@ -1,5 +1,5 @@
 //! Topics and partitions: TopicRecord, PartitionRecord, PartitionChangeRecord and
-//! RemoveTopicRecord (spec formats §3.4 keys 2, 3, 5, 9), replayed into [`TopicsImage`].
+//! RemoveTopicRecord (`docs/formats.md` §11.4 keys 2, 3, 5, 9), replayed into [`TopicsImage`].
 //!
 //! Partition semantics follow Kafka 3.9's `PartitionRegistration`: a PartitionChangeRecord
 //! is merged field by field (null = unchanged, Leader −2 = unchanged, LeaderRecoveryState −1
@@ -146,7 +146,7 @@ impl PartitionRegistration {
 
     /// The PartitionRecord that recreates this registration, at the lowest version that
     /// carries all of it: v2 with ELR, v1 with directory ids, else v0 (what the ZK migration
-    /// and pre-3.7 controllers write, spec formats §3.3).
+    /// and pre-3.7 controllers write, `docs/formats.md` §11.4).
     pub fn to_record(&self, topic_id: Uuid, partition_id: i32) -> MetadataRecord {
         let has_elr = !self.eligible_leader_replicas.is_empty() || !self.last_known_elr.is_empty();
         let has_dirs = self

@@ -1,4 +1,5 @@
-//! Writing new RecordBatch v2 batches (spec §2.1–§2.5), as Kafka's `MemoryRecordsBuilder` does.
+//! Writing new RecordBatch v2 batches (`docs/formats.md` §7.1–§7.5), as Kafka's
+//! `MemoryRecordsBuilder` does.
 //!
 //! Used by the metadata log writer, the `__consumer_offsets` writer, transaction markers and
 //! the perf client. Records are encoded straight into one growing buffer behind a 61-byte

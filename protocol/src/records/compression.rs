@@ -1,4 +1,4 @@
-//! Codecs of a batch's records section (spec §2.2 bits 0–2, framing in §2.8).
+//! Codecs of a batch's records section (`docs/formats.md` §7.2 bits 0–2, framing in §7.8).
 //!
 //! The compressed bytes come from clients, replicas and log files, so every decoder writes at
 //! most a caller-given `limit` of output (decompression-bomb protection) and fails with an

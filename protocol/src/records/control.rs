@@ -1,4 +1,4 @@
-//! Keys and transaction-marker values of control records (spec §2.5).
+//! Keys and transaction-marker values of control records (`docs/formats.md` §7.5).
 //!
 //! Control batches are written by the transaction coordinator (COMMIT/ABORT markers) and by
 //! Raft (LEADER_CHANGE, snapshot header/footer, KRaft version and voters). Their records'

@@ -2,7 +2,7 @@
 //!
 //! Kafka splits batch problems in two: a batch that cannot be framed or fails its CRC is
 //! `CORRUPT_MESSAGE` (`CorruptRecordException`), while a well-framed batch whose contents break
-//! the rules is `INVALID_RECORD` (`InvalidRecordException`, KIP-467). Spec §2.7.
+//! the rules is `INVALID_RECORD` (`InvalidRecordException`, KIP-467). `docs/formats.md` §7.7.
 
 use super::compression::Compression;
 use super::BATCH_LENGTH_MIN;
@@ -37,7 +37,7 @@ pub enum RecordsError {
     /// The batch framing is broken in a way not covered by a more specific variant.
     #[error("corrupt batch: {reason}")]
     CorruptMessage { reason: &'static str },
-    /// A record inside the batch does not decode exactly (§2.3), or the record count is wrong.
+    /// A record inside the batch does not decode exactly (§7.3), or the record count is wrong.
     #[error("invalid record: {reason}")]
     InvalidRecord { reason: &'static str },
     /// A client batch must start at offset 0 (`UnifiedLog.analyzeAndValidateRecords`).
@@ -79,7 +79,7 @@ pub enum RecordsError {
 }
 
 impl RecordsError {
-    /// The Kafka error code a broker answers with for this problem (spec §2.7).
+    /// The Kafka error code a broker answers with for this problem (§7.7).
     pub fn error_code(&self) -> i16 {
         match self {
             RecordsError::Truncated { .. }

@@ -1,4 +1,5 @@
-//! Splitting a buffer of concatenated batches into zero-copy [`Batch`] slices (spec §2.1).
+//! Splitting a buffer of concatenated batches into zero-copy [`Batch`] slices
+//! (`docs/formats.md` §7.1).
 //!
 //! Two callers, two policies. A Produce request or Fetch response must frame exactly:
 //! [`batches`] reports a partial batch at the end as [`RecordsError::Truncated`]. A log

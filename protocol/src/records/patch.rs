@@ -1,4 +1,4 @@
-//! Rewriting header fields of a batch in place on append (spec §2.6).
+//! Rewriting header fields of a batch in place on append (`docs/formats.md` §7.6).
 //!
 //! The leader keeps a client's batch byte-for-byte and only rewrites the base offset and the
 //! partition leader epoch (both outside the CRC, so the CRC stays valid) and, for

@@ -1,4 +1,4 @@
-//! Lazy iteration over the records of one batch (spec §2.3).
+//! Lazy iteration over the records of one batch (`docs/formats.md` §7.3).
 //!
 //! Records come from client batches, replicas and log segments. Nothing is allocated from a
 //! count or length read off the wire: a compressed section is decompressed once (capped by a
@@ -59,7 +59,7 @@ impl Record {
     }
 
     /// Absolute timestamp: `baseTimestamp + timestampDelta`, or the batch's `maxTimestamp`
-    /// when the batch is LogAppendTime (§2.2 bit 3).
+    /// when the batch is LogAppendTime (§7.2 bit 3).
     pub fn timestamp(&self) -> i64 {
         self.timestamp
     }
@@ -319,7 +319,7 @@ fn read_record(data: &Bytes, pos: usize, ctx: &BatchContext) -> Result<(Record, 
 }
 
 impl BatchContext {
-    /// A record's absolute timestamp (§2.2 bit 3: LogAppendTime batches read as maxTimestamp).
+    /// A record's absolute timestamp (§7.2 bit 3: LogAppendTime batches read as maxTimestamp).
     fn timestamp(&self, timestamp_delta: i64) -> i64 {
         self.log_append_time
             .unwrap_or_else(|| self.base_timestamp.wrapping_add(timestamp_delta))
@@ -343,7 +343,7 @@ pub(crate) struct RecordFields {
     pub(crate) header_count: usize,
 }
 
-/// Parses and checks (§2.3, Kafka `DefaultRecord.readFrom`) the record starting at `pos`.
+/// Parses and checks (§7.3, Kafka `DefaultRecord.readFrom`) the record starting at `pos`.
 pub(crate) fn parse_record(data: &[u8], pos: usize) -> Result<RecordFields> {
     let mut outer = Reader::new(data.get(pos..).unwrap_or_default(), PREMATURE_EOF);
     let body_len = usize::try_from(outer.varint()?).map_err(|_| RecordsError::InvalidRecord {

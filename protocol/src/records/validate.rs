@@ -1,4 +1,5 @@
-//! The checks a leader applies to a client's Produce batch before appending it (spec §2.7).
+//! The checks a leader applies to a client's Produce batch before appending it
+//! (`docs/formats.md` §7.7).
 //!
 //! Order and errors follow Kafka: magic (`ProduceRequest.validateRecords`), base offset 0
 //! (`UnifiedLog.analyzeAndValidateRecords`), CRC, then `LogValidator.validateBatch` for
@@ -11,7 +12,7 @@
 use super::record::walk_records;
 use super::{Batch, RecordsError, Result, DECOMPRESSED_BYTES_MAX, MAGIC_V2, NO_TIMESTAMP};
 
-/// What validating a client batch learned from its records, for the append path (§2.6).
+/// What validating a client batch learned from its records, for the append path (§7.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordsSummary {
     /// Largest record timestamp (−1 if none is larger): the CreateTime `maxTimestamp` Kafka
@@ -24,7 +25,7 @@ pub struct RecordsSummary {
     pub all_keyed: bool,
 }
 
-/// Validates a client's Produce batch (spec §2.7), decompressing at most
+/// Validates a client's Produce batch (§7.7), decompressing at most
 /// [`DECOMPRESSED_BYTES_MAX`] bytes. See [`validate_client_batch_with`].
 pub fn validate_client_batch(batch: &Batch) -> Result<()> {
     validate_client_batch_with(batch, DECOMPRESSED_BYTES_MAX).map(|_| ())
@@ -39,7 +40,7 @@ pub fn validate_client_batch(batch: &Batch) -> Result<()> {
 /// 5. not a control batch → `INVALID_RECORD`;
 /// 6. `producerId ≥ 0` requires `baseSequence ≥ 0` → `INVALID_RECORD`;
 /// 7. a known codec → `UNSUPPORTED_COMPRESSION_TYPE`;
-/// 8. every record decodes exactly and the count matches (§2.3) → `INVALID_RECORD`, or
+/// 8. every record decodes exactly and the count matches (§7.3) → `INVALID_RECORD`, or
 ///    `CORRUPT_MESSAGE` / `MESSAGE_TOO_LARGE` if the section does not decompress within
 ///    `decompressed_bytes_max`.
 ///

@@ -1,4 +1,4 @@
-//! Zig-zag varints and a bounds-checked byte reader for record bodies (spec §2.3).
+//! Zig-zag varints and a bounds-checked byte reader for record bodies (`docs/formats.md` §1, §7.3).
 //!
 //! Decoding mirrors Kafka's `ByteUtils.readVarint`/`readVarlong`: at most 5 (10) bytes, a
 //! continuation bit on the last allowed byte is an error, and bits beyond 32 (64) in that last
@@ -148,8 +148,8 @@ mod tests {
     }
 
     #[test]
-    fn zigzag_examples_from_spec() {
-        // Spec §2.3: 0→00, −1→01, 1→02, 6→0c, 12→18.
+    fn zigzag_examples_from_the_format_doc() {
+        // `docs/formats.md` §1: 0→00, −1→01, 1→02, 6→0c, 12→18.
         for (v, b) in [(0, 0x00), (-1, 0x01), (1, 0x02), (6, 0x0c), (12, 0x18)] {
             assert_eq!(enc32(v), vec![b]);
         }

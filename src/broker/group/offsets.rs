@@ -1,5 +1,5 @@
-//! `__consumer_offsets` records (spec §5): which partition holds a group, how offset commits
-//! and group metadata (and their tombstones) are encoded as record keys/values, and how the
+//! `__consumer_offsets` records (`docs/formats.md` §10): which partition holds a group, how offset
+//! commits and group metadata (and their tombstones) are encoded as record keys/values, and how the
 //! records read back from the log at start-up are decoded for replay into the coordinator.
 
 use bytes::{Bytes, BytesMut};
@@ -13,14 +13,14 @@ use super::coordinator::CommittedOffset;
 /// The internal topic holding committed offsets and group metadata.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
-/// Spec §5.6: the key version Kafka 3.9 writes for offset commits.
+/// §10.6: the key version Kafka 3.9 writes for offset commits.
 const OFFSET_COMMIT_KEY_VERSION: i16 = 1;
-/// Spec §5.6: the value version Kafka 3.9 writes (no explicit retention).
+/// §10.6: the value version Kafka 3.9 writes (no explicit retention).
 const OFFSET_COMMIT_VALUE_VERSION: i16 = 3;
-/// Spec §5.6: the value version with `expireTimestamp`, for an explicit retention time.
+/// §10.6: the value version with `expireTimestamp`, for an explicit retention time.
 const OFFSET_COMMIT_VALUE_VERSION_EXPIRE: i16 = 1;
 const GROUP_METADATA_KEY_VERSION: i16 = 2;
-/// Spec §5.6: the GroupMetadataValue version Kafka 3.9 writes.
+/// §10.6: the GroupMetadataValue version Kafka 3.9 writes.
 const GROUP_METADATA_VALUE_VERSION: i16 = 3;
 
 /// Java `String.hashCode` over UTF-16 code units, int32 wrap-around.
@@ -29,7 +29,7 @@ pub(crate) fn java_string_hash(s: &str) -> i32 {
         .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
 }
 
-/// Spec §5.1: `Utils.abs(hash) % partitions` (`Utils.abs(Integer.MIN_VALUE)` is 0).
+/// §10.1: `Utils.abs(hash) % partitions` (`Utils.abs(Integer.MIN_VALUE)` is 0).
 pub(crate) fn partition_for(group_id: &str, partitions: i32) -> i32 {
     let h = java_string_hash(group_id);
     let abs = if h == i32::MIN { 0 } else { h.abs() };
@@ -102,7 +102,7 @@ pub(crate) fn encode_record(r: &OffsetsRecord) -> (Bytes, Option<Bytes>) {
     }
 }
 
-/// Spec §5.6: one CreateTime batch, no compression, producer id −1 and base sequence 0.
+/// §10.6: one CreateTime batch, no compression, producer id −1 and base sequence 0.
 pub(crate) fn build_batch(
     records: &[(Bytes, Option<Bytes>)],
     timestamp: i64,
@@ -130,8 +130,8 @@ pub(crate) enum OffsetsRecord {
     },
 }
 
-/// Decodes a record of `__consumer_offsets`. Unknown key versions (KIP-848 records, spec
-/// §5.2) give `Ok(None)`; malformed bytes an error message.
+/// Decodes a record of `__consumer_offsets`. Unknown key versions (KIP-848 records,
+/// §10.2) give `Ok(None)`; malformed bytes an error message.
 pub(crate) fn decode_record(
     key: Option<&[u8]>,
     value: Option<&[u8]>,
@@ -195,7 +195,7 @@ pub(crate) fn decode_record(
     }
 }
 
-/// Spec §5.2: every key and value starts with its int16 schema version; returns it and the
+/// §10.2: every key and value starts with its int16 schema version; returns it and the
 /// bytes after it.
 fn split_version(bytes: &[u8], what: &str) -> Result<(i16, Bytes), String> {
     match bytes {
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn partition_choice_matches_kafka() {
-        // Spec §5.1 examples.
+        // `docs/formats.md` §10.1 examples.
         assert_eq!(java_string_hash("my-group"), -1906497762);
         assert_eq!(partition_for("my-group", 50), 12);
         assert_eq!(partition_for("test-group", 50), 12);
@@ -319,7 +319,7 @@ mod tests {
         assert_eq!(&k[..2], &[0, 2]);
         assert_eq!(&v[..2], &[0, 3]);
         assert_eq!(decode_record(Some(&k), Some(&v)), Ok(Some(r)));
-        // An Empty group (spec §5.5): protocol type kept, no members, null protocol/leader.
+        // An Empty group (§10.5): protocol type kept, no members, null protocol/leader.
         let empty = OffsetsRecord::Group {
             group: "g".into(),
             value: Some(GroupMetadataValue {

@@ -1,5 +1,5 @@
 //! A partition's idempotent producer state together with its `<offset>.snapshot` files
-//! (spec §4.2; Kafka `UnifiedLog.rebuildProducerState/roll/close`,
+//! (`docs/formats.md` §9.2; Kafka `UnifiedLog.rebuildProducerState/roll/close`,
 //! `ProducerStateManager.takeSnapshot/truncateAndReload`): loaded at log open from the latest
 //! valid snapshot plus a replay of the batch headers after it, snapshotted at every segment
 //! roll and at clean close, and pruned as the log start offset moves.

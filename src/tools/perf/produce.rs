@@ -21,9 +21,12 @@
 //! reused, append times go into pooled vectors, and requests are encoded into one reused
 //! buffer. A batch's bytes are one allocation per batch.
 //!
-//! Not modelled: retries (a failed batch is counted and reported, not resent), idempotence
-//! and transactions (rejected with a message until InitProducerId exists), per-topic
-//! compression-ratio estimates (`batch.size` applies to the uncompressed batch).
+//! Not modelled: retries (a failed batch is counted and reported, not resent), per-topic
+//! compression-ratio estimates (`batch.size` applies to the uncompressed batch), idempotence
+//! (this client sends no producer ids or sequence numbers, although the broker serves
+//! InitProducerId for idempotent producers) and transactions (the broker refuses transactional
+//! ids with TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions land); asking for either of
+//! the last two fails with a message before anything is sent.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -110,10 +113,11 @@ pub(crate) struct ProduceArgs {
     /// Accepted for compatibility; producer metrics are not printed.
     #[arg(long = "print-metrics")]
     print_metrics: bool,
-    /// Not supported yet (needs InitProducerId).
+    /// Not supported yet: until transactions land, the broker refuses transactional ids with
+    /// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
     #[arg(long = "transactional-id")]
     transactional_id: Option<String>,
-    /// Not supported yet (needs InitProducerId).
+    /// Not supported yet: see --transactional-id.
     #[arg(long = "transaction-duration-ms")]
     transaction_duration_ms: Option<u64>,
     /// Shortcut for --producer-props bootstrap.servers=HOST:PORT.
@@ -233,9 +237,16 @@ where
     }
 }
 
-const NOT_SUPPORTED_IDEMPOTENCE: &str = "is not supported yet: kraftbridge does not implement \
-     InitProducerId, so an idempotent or transactional producer cannot get a producer id. Run \
-     with enable.idempotence=false (this tool's default)";
+/// Why `enable.idempotence=true` is refused: this client does not model it (the broker serves
+/// idempotent producers).
+const NOT_SUPPORTED_IDEMPOTENCE: &str = "is not supported yet: this perf producer does not \
+     send producer ids and sequence numbers (kraftbridge itself serves idempotent producers: \
+     InitProducerId hands out producer ids). Run with enable.idempotence=false (this tool's \
+     default)";
+/// Why transactions are refused: the broker does not serve them yet.
+const NOT_SUPPORTED_TRANSACTIONS: &str = "is not supported yet: kraftbridge does not serve \
+     transactions yet, and answers InitProducerId for a transactional id with \
+     TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
 
 impl ProducerSettings {
     /// Applies `props` in order over the defaults. Returns notes about properties that are
@@ -280,7 +291,7 @@ impl ProducerSettings {
                     "true" => bail!("enable.idempotence=true {NOT_SUPPORTED_IDEMPOTENCE}"),
                     _ => bail!("enable.idempotence={v}: expected true or false"),
                 },
-                "transactional.id" => bail!("transactional.id {NOT_SUPPORTED_IDEMPOTENCE}"),
+                "transactional.id" => bail!("transactional.id {NOT_SUPPORTED_TRANSACTIONS}"),
                 "retries" => s.retries = parse_number(key, v, 0, i32::MAX as u32)?,
                 "retry.backoff.ms" => {
                     s.retry_backoff =
@@ -1077,7 +1088,7 @@ pub(super) async fn execute(
 ) -> Result<ProduceOutcome> {
     // Settings first: a bad flag fails before anything touches the network.
     if args.transactional_id.is_some() || args.transaction_duration_ms.is_some() {
-        bail!("--transactional-id/--transaction-duration-ms {NOT_SUPPORTED_IDEMPOTENCE}");
+        bail!("--transactional-id/--transaction-duration-ms {NOT_SUPPORTED_TRANSACTIONS}");
     }
     let mut props = Vec::new();
     if let Some(path) = &args.producer_config {

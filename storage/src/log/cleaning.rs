@@ -1,7 +1,7 @@
 //! The log's side of compaction (Kafka `LogCleanerManager.cleanableOffsets`, `LogToClean`,
 //! `LocalLog.replaceSegments`): how dirty a compacted log is, a snapshot of the segments a
 //! cleaning pass may rewrite (read later without the log lock), and the short swap step that
-//! puts the cleaned segments in place (spec §1.5, §1.7).
+//! puts the cleaned segments in place (`docs/formats.md` §2.3, §2.4).
 //!
 //! Input: the caller's `cleaner-offset-checkpoint` entry and high watermark, and a
 //! `CleanedLog` produced by `crate::cleaner` from a plan made here.
@@ -232,7 +232,7 @@ impl PartitionLog {
     /// (retention, truncation, another pass): appends never wait for a pass, so the pass
     /// checks instead. Crash safety: outputs go `.cleaned` → `.swap` (highest first, so an
     /// interrupted rename leaves only what the loader discards), the old segments are
-    /// deleted, then `.swap` → live; the loader completes or discards any prefix (§1.7).
+    /// deleted, then `.swap` → live; the loader completes or discards any prefix (§2.4).
     pub fn replace_cleaned(&mut self, cleaned: CleanedLog) -> Result<bool> {
         self.replace_cleaned_until(cleaned, SwapStep::Done)
     }

@@ -1,4 +1,4 @@
-//! Loading a partition directory's files (spec §1.7 steps 1–3): leftover `.deleted`,
+//! Loading a partition directory's files (`docs/formats.md` §2.4 steps 1–3): leftover `.deleted`,
 //! `.cleaned` and `.swap` files, orphan indexes, then one `Segment` per `.log`.
 //!
 //! Input: a partition directory, possibly written by Apache Kafka (including its log

@@ -4,7 +4,7 @@
 //! its blocks, which can take long enough to stall the appends waiting on that lock.
 //!
 //! Input: the renamed paths. A crash before the unlink leaves `*.deleted` files, which the
-//! next load removes (spec §1.7 step 1).
+//! next load removes (`docs/formats.md` §2.4 step 1).
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! LZ4 records sections: one LZ4 frame, read with Kafka's restrictions (spec §2.8).
+//! LZ4 records sections: one LZ4 frame, read with Kafka's restrictions (`docs/formats.md` §7.8).
 //!
 //! Kafka (`Lz4BlockInputStream`) accepts only the standard frame magic, version 01, reserved
 //! bits 0 (the dictionary-id bit counts as reserved), **independent blocks**, block size codes

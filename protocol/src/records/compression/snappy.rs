@@ -1,4 +1,4 @@
-//! Snappy records sections in both forms Kafka clients send (spec §2.8).
+//! Snappy records sections in both forms Kafka clients send (`docs/formats.md` §7.8).
 //!
 //! Java clients (snappy-java `SnappyOutputStream`) and kafka-python write the *xerial*
 //! framing: a 16-byte header (`82 53 4E 41 50 50 59 00`, int32 version, int32 compatible
@@ -15,7 +15,7 @@ use super::{decompress_error, Compression, RecordsError, Result};
 const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 const XERIAL_HEADER_LEN: usize = 16;
 /// snappy-java's `SnappyCodec` writes version 1, compatible version 1; we do not check them
-/// on read (the spec asks decoders not to rely on header details).
+/// on read (decoders must not rely on header details, §7.8).
 const XERIAL_VERSION: i32 = 1;
 const XERIAL_COMPATIBLE_VERSION: i32 = 1;
 /// snappy-java `SnappyOutputStream.DEFAULT_BLOCK_SIZE` (uncompressed bytes per chunk).

@@ -1,7 +1,7 @@
-//! The persisted side of a classic group (spec §5.5): the GroupMetadataValue the core asks to
-//! write after a completed rebalance or when the group becomes Empty, the replay of that
-//! record (and of its tombstone) while `__consumer_offsets` loads, and what happens once a
-//! write is appended (Kafka `GroupMetadataManager.storeGroup`/`loadGroup`,
+//! The persisted side of a classic group (`docs/formats.md` §10.5): the GroupMetadataValue the core
+//! asks to write after a completed rebalance or when the group becomes Empty, the replay of that
+//! record (and of its tombstone) while `__consumer_offsets` loads, and what happens once a write is
+//! appended (Kafka `GroupMetadataManager.storeGroup`/`loadGroup`,
 //! `GroupCoordinator.onGroupLoaded`).
 
 use std::collections::BTreeMap;
