@@ -20,7 +20,7 @@ mod produce;
 pub(crate) mod producer_state;
 pub(crate) mod replica_manager;
 #[cfg(test)]
-mod test_broker;
+pub(crate) mod test_broker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

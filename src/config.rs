@@ -237,7 +237,10 @@ pub(crate) struct ServerConfig {
     pub(crate) socket_request_max_bytes: i32,
     pub(crate) max_connections: i32,
     pub(crate) max_connections_per_ip: i32,
+    /// A connection that sends nothing for this long is closed; negative: never (Kafka).
     pub(crate) connections_max_idle_ms: i64,
+    /// How long shutdown waits for connections to answer the requests they are handling.
+    pub(crate) request_timeout_ms: i32,
     /// Accepted for compatibility; the async runtime sizes itself.
     pub(crate) num_network_threads: i32,
     /// Accepted for compatibility; the async runtime sizes itself.
@@ -980,6 +983,7 @@ fn build(v: &Values<'_>, warnings: &mut Vec<ConfigWarning>) -> Result<ServerConf
         max_connections: v.int("max.connections")?,
         max_connections_per_ip: v.int("max.connections.per.ip")?,
         connections_max_idle_ms: v.long("connections.max.idle.ms")?,
+        request_timeout_ms: v.int("request.timeout.ms")?,
         num_network_threads: v.int("num.network.threads")?,
         num_io_threads: v.int("num.io.threads")?,
         queued_max_requests: v.int("queued.max.requests")?,

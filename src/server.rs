@@ -3,20 +3,18 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+use storage::dir_lock::DirLock;
 
 use crate::broker::replica_manager::ReplicaManager;
 use crate::broker::Broker;
 use crate::config::{LoadedConfig, ServerConfig};
 use crate::io::{net, quorum};
 use crate::tools::storage as storage_tool;
-
-/// How long shutdown waits for connections to finish their current request.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// `kraftbridge quickstart`: a single combined node in `dir`, formatted on first run.
 pub(crate) fn quickstart(dir: &Path) -> anyhow::Result<()> {
@@ -31,6 +29,8 @@ pub(crate) fn quickstart(dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", props.display()))?;
     }
     let loaded = ServerConfig::load(&props, &[])?;
+    // Before the first look inside: another process may be formatting or running on it.
+    let locks = storage_tool::lock_storage_dirs(&loaded.config, true)?;
     let info = storage_tool::info(&loaded.config);
     if info.metadata.is_none() {
         // First run: every directory is empty, so formatting cannot overwrite anything. A
@@ -53,15 +53,18 @@ pub(crate) fn quickstart(dir: &Path) -> anyhow::Result<()> {
     println!("Try:");
     println!("  echo 'hello' | kcat -b 127.0.0.1:9092 -t quickstart-events -P");
     println!("  kcat -b 127.0.0.1:9092 -t quickstart-events -C -o beginning -e");
-    run(loaded)
+    run(loaded, locks)
 }
 
 /// `kraftbridge server <server.properties> [--override k=v]…`.
 pub(crate) fn run_from_file(path: &Path, overrides: &[String]) -> anyhow::Result<()> {
-    run(ServerConfig::load(path, overrides)?)
+    let loaded = ServerConfig::load(path, overrides)?;
+    let locks = storage_tool::lock_storage_dirs(&loaded.config, false)?;
+    run(loaded, locks)
 }
 
-fn run(loaded: LoadedConfig) -> anyhow::Result<()> {
+/// Runs the server on `loaded`, whose storage directories `_locks` hold until it has stopped.
+fn run(loaded: LoadedConfig, _locks: Vec<DirLock>) -> anyhow::Result<()> {
     init_logging();
     raise_open_files_limit();
     for w in &loaded.warnings {
@@ -123,12 +126,18 @@ fn raise_open_files_limit() {
     tracing::info!("open-files limit: {}", show(limit.current));
 }
 
+/// Log lines go to stdout, coloured only when it is a terminal and `NO_COLOR` is not set
+/// (no-color.org): a file or a pipe gets plain text.
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal() && !no_color)
+        .with_writer(std::io::stdout)
         .try_init();
 }
 
@@ -173,7 +182,11 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         quorum.client.clone(),
     ));
 
+    // Two stages: the listeners stop first and their connections answer what they are
+    // handling (which may need the group coordinator), then the background tasks stop.
+    let (stop_serving_tx, stop_serving_rx) = watch::channel(false);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let connection_settings = net::ConnectionSettings::from_config(&config);
     let mut servers = Vec::new();
     for l in &client_listeners {
         let host = l.host.clone().unwrap_or_else(|| "0.0.0.0".to_string());
@@ -184,8 +197,8 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         servers.push(tokio::spawn(net::serve(
             listener,
             broker.clone(),
-            config.max_connections.max(1) as usize,
-            shutdown_rx.clone(),
+            connection_settings,
+            stop_serving_rx.clone(),
         )));
     }
     crate::broker::group::start(broker.clone(), shutdown_rx.clone());
@@ -208,12 +221,13 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         tracing::error!("the metadata log failed, shutting down: {reason}");
     }
     tracing::info!("shutting down");
-    let _ = shutdown_tx.send(true);
+    let _ = stop_serving_tx.send(true);
+    // Each listener returns once its connections have answered their requests and closed,
+    // or after request.timeout.ms.
     for s in servers {
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, s).await;
+        let _ = s.await;
     }
-    // Let in-flight connections answer their current request.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = shutdown_tx.send(true);
     let _ = housekeeping.await;
     let _ = log_cleaner.await;
     tokio::task::spawn_blocking(move || replicas.close()).await??;

@@ -21,7 +21,7 @@ use super::producer_state::ProducerExpiry;
 use super::replica_manager::{partition_config_from, ReplicaManager};
 use super::{Broker, Outcome};
 use crate::config::ServerConfig;
-use crate::io::controller_client::ControllerClient;
+use crate::io::controller_client::{ControllerClient, ControllerRequest};
 
 /// The node id of the test broker (the leader of every partition it creates).
 const NODE_ID: i32 = 1;
@@ -29,7 +29,7 @@ const NODE_ID: i32 = 1;
 /// A single-node broker over a temporary log directory.
 #[derive(Debug)]
 pub(crate) struct TestBroker {
-    pub(crate) broker: Broker,
+    pub(crate) broker: Arc<Broker>,
     image: watch::Sender<Arc<MetadataImage>>,
     _dir: tempfile::TempDir,
 }
@@ -38,6 +38,13 @@ impl TestBroker {
     /// A broker with Kafka's defaults, changed by `overrides` (`key=value`, as
     /// `--override`).
     pub(crate) fn new(overrides: &[&str]) -> Self {
+        // Nothing here answers for the controller: its requests fail as when it is gone.
+        Self::with_controller(overrides).0
+    }
+
+    /// [`TestBroker::new`], with the queue on which its requests to the controller arrive,
+    /// for the test to answer (or to hold a request in flight).
+    pub(crate) fn with_controller(overrides: &[&str]) -> (Self, mpsc::Receiver<ControllerRequest>) {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let props = format!(
@@ -59,8 +66,8 @@ impl TestBroker {
         )
         .expect("open the log directory");
         let (image, image_rx) = watch::channel(Arc::new(MetadataImage::empty()));
-        // Nothing here sends to the controller: the receiver is dropped.
-        let controller = ControllerClient::new(mpsc::channel(1).0);
+        let (controller_tx, controller_rx) = mpsc::channel(1);
+        let controller = ControllerClient::new(controller_tx);
         let broker = Broker::new(
             &config,
             "test-cluster".into(),
@@ -69,11 +76,12 @@ impl TestBroker {
             Arc::new(replicas),
             controller,
         );
-        Self {
-            broker,
+        let test_broker = Self {
+            broker: Arc::new(broker),
             image,
             _dir: dir,
-        }
+        };
+        (test_broker, controller_rx)
     }
 
     /// Commits `records` and applies the next image to the logs before the handlers see it,

@@ -29,6 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use rand::RngCore;
+use storage::dir_lock::DirLock;
 use storage::meta_properties::{
     self, is_reserved_directory_id, meta_properties_path, parse_uuid, MetaProperties,
     MetaPropertiesError, MetaPropertiesVersion, Uuid,
@@ -246,7 +247,42 @@ pub(crate) fn format_command(
         cluster_id: cluster_id.to_string(),
         ignore_formatted,
     };
+    // Unlike Kafka's, our format refuses to touch directories a running server holds: it
+    // would otherwise read (and could write) `meta.properties` under that server. Missing
+    // directories are not locked: no server can be using them.
+    let _locks = lock_storage_dirs(&config, false)?;
     format(&config, &opts, out, &mut rand::thread_rng())
+}
+
+/// Takes the exclusive lock on every storage directory (`storage::dir_lock`) before anything
+/// in them is read or written; the locks are held until the returned values drop. With
+/// `create_missing` a missing directory is created first (quickstart, which owns its data
+/// directory); otherwise it is skipped, for `format` to create or `check_storage` to report.
+pub(crate) fn lock_storage_dirs(
+    config: &ServerConfig,
+    create_missing: bool,
+) -> anyhow::Result<Vec<DirLock>> {
+    let mut locks: Vec<DirLock> = Vec::new();
+    let mut locked: Vec<PathBuf> = Vec::new();
+    for dir in config.storage_dirs() {
+        if create_missing {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("Error while creating log directory {}", dir.display()))?;
+        } else if !dir.is_dir() {
+            continue;
+        }
+        // The same directory named twice (a trailing slash, a symlink) is locked once: a
+        // second flock from this process would conflict with the first.
+        let canonical = dir
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {}", dir.display()))?;
+        if locked.contains(&canonical) {
+            continue;
+        }
+        locks.push(DirLock::acquire(&dir)?);
+        locked.push(canonical);
+    }
+    Ok(locks)
 }
 
 // ---------------------------------------------------------------------------------------------

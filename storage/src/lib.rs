@@ -13,6 +13,7 @@ mod batch;
 pub mod checkpoint;
 pub mod clean_shutdown;
 pub mod cleaner;
+pub mod dir_lock;
 mod error;
 mod fs_util;
 pub mod fuzz;
