@@ -521,6 +521,13 @@ impl RaftCore {
             epoch >= self.election.epoch,
             "Raft §5.1: epochs never go back"
         );
+        // Raft §5.2: the election timer restarts only on hearing from a leader or granting a
+        // vote, not on seeing a higher epoch; else a voter with a stale log that keeps
+        // standing for election would hold everyone else's timer back forever.
+        let kept = match self.state {
+            State::Unattached { deadline } if self.is_voter() => Some(deadline),
+            _ => None,
+        };
         self.leave_role(out);
         self.persist_election(
             ElectionState {
@@ -536,7 +543,7 @@ impl RaftCore {
             epoch,
             leader_id: None,
         });
-        let deadline = self.unattached_deadline(now);
+        let deadline = kept.unwrap_or_else(|| self.unattached_deadline(now));
         self.state = State::Unattached { deadline };
     }
 
