@@ -187,14 +187,14 @@ impl RaftNode {
                     ));
                 }
             }
-            RaftMessage::FetchRequest(f) if self.is_voter(self.config.node_id) => {
-                if f.fetch_offset > self.durable_end() {
-                    self.violations.push(format!(
-                        "FollowerAckDurable: Fetch at {} sent with the log durable to {}",
-                        f.fetch_offset,
-                        self.durable_end()
-                    ));
-                }
+            RaftMessage::FetchRequest(f)
+                if self.is_voter(self.config.node_id) && f.fetch_offset > self.durable_end() =>
+            {
+                self.violations.push(format!(
+                    "FollowerAckDurable: Fetch at {} sent with the log durable to {}",
+                    f.fetch_offset,
+                    self.durable_end()
+                ));
             }
             _ => {}
         }
