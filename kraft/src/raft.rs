@@ -1,69 +1,133 @@
 //! The Raft core of the metadata quorum (KIP-595), sans-I/O: [`RaftCore::step`] takes the
 //! time and one [`Input`] and appends [`Action`]s for the io layer to execute.
 //!
-//! Inputs come from the io layer: timer ticks, RPCs from other nodes, proposals from the
-//! active controller, and `Persisted { end }` once the `__cluster_metadata-0` log is fsynced
-//! through `end` (exclusive). The io layer executes actions **in order**: `PersistElection`
-//! writes `quorum-state` durably before anything after it runs; `Append` writes a batch
-//! exactly as given (offsets and epoch are already in its header); `Committed` tells the
-//! metadata loader and the controller how far they may apply.
+//! Inputs come from the io layer: timer ticks, RPCs from voters (`Received`) and from anyone
+//! else (`Request`, answered with `Respond`: observers), proposals from the active
+//! controller, and `Persisted { end, generation }` once the `__cluster_metadata-0` log is
+//! fsynced through `end` (exclusive). The io layer executes actions **in order**:
+//! `PersistElection` writes `quorum-state` durably before anything after it runs (so a vote
+//! is granted only once it is durable); `Append` writes a batch exactly as given;
+//! `SendAfterPersist` waits until everything appended so far is durable (a follower's Fetch
+//! is its acknowledgement, so it must never claim an offset that is not fsynced);
+//! `ReadLog` fills a Fetch answer with batches from the log; `Committed` tells the metadata
+//! loader and the controller how far they may apply.
 //!
-//! Status: only the **single-voter** quorum is implemented (the quickstart shape and every
-//! combined node with `controller.quorum.voters` = itself). On the first `Tick` a node that
-//! is the only voter becomes leader of epoch `max(persisted epoch, last log epoch) + 1`:
-//! it persists the election, appends a LEADER_CHANGE control batch (`docs/formats.md` §7.5, §11.3),
-//! and from then on every proposal becomes one data batch at the next offset. The high watermark is
-//! the majority's durable end (here: our own), and only moves once the LEADER_CHANGE batch of the
-//! current epoch is durable (Raft §5.4.2: never commit by counting replicas of an older term).
-//! Elections, replication to followers and observers (Vote, BeginQuorumEpoch, EndQuorumEpoch,
-//! Fetch) are the next step; until then a node that is not the sole voter stays
-//! [`Role::Unattached`] and ignores `Received`.
+//! Status: elections (Vote, BeginQuorumEpoch, EndQuorumEpoch) with randomised timeouts from
+//! the constructor's seed and exponential backoff, replication by Fetch with
+//! `LastFetchedEpoch` → `DivergingEpoch` truncation, long-polled fetches, check-quorum
+//! resignation of a leader cut off from the majority, followers, candidates, resigned
+//! leaders and observers. A sole voter elects itself on its first `Tick` (the quickstart).
+//! Not yet: pre-vote (KIP-996), snapshots (KIP-630), dynamic voters (KIP-853), a graceful
+//! resign input, `append.linger.ms` batching.
+//!
+//! The roles and their edges (each `become_*` function is one arrow's target):
+//!
+//! ```text
+//!            start ──► Unattached ◄────────── higher epoch seen, no leader known
+//!                        │    ▲                           (any role)
+//!       election timeout │    │ higher epoch
+//!       (voters only)    ▼    │
+//!                      Candidate ──majority granted──► Leader ──check-quorum fails──► Resigned
+//!                        │   ▲ ▲                                                        │
+//!     Begin/Fetch from   │   │ └───────────── election timeout ─────────────────────────┘
+//!     the epoch's leader ▼   │ fetch timeout (voters; observers go to Unattached)
+//!                       Follower ◄── BeginQuorumEpoch / Fetch answer naming a leader (any role
+//!                                    but Leader of the same epoch)
+//! ```
 
+mod candidate;
 pub mod control;
 pub mod election_state;
+pub mod epochs;
+mod follower;
 pub mod json;
+mod leader;
 pub mod message;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 use metadata::MetadataRecord;
 use protocol::records::RecordsError;
 use protocol::ErrorCode;
+pub use protocol::{Epoch, Millis, NodeId, Offset};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 pub use election_state::{ElectionState, QuorumStateError, QuorumStateVersion};
-pub use message::RaftMessage;
-
-/// A node id (`node.id`).
-pub type NodeId = i32;
-/// A Raft epoch (term).
-pub type Epoch = i32;
-/// An offset in `__cluster_metadata-0`.
-pub type Offset = i64;
-/// Milliseconds on the io layer's clock (monotonic; the core never reads it itself).
-pub type Millis = i64;
+pub use epochs::EpochStarts;
+pub use message::{EpochEnd, FetchResponse, RaftMessage};
 
 /// Bytes appended but not yet reported durable, above which proposals are refused: a
 /// stalled disk must push back on the controller instead of growing memory without bound.
 pub const UNPERSISTED_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Largest Fetch answer a follower asks for (Kafka's Raft `FETCH_MAX_BYTES`).
+pub const FETCH_BYTES_MAX: u32 = 8 * 1024 * 1024;
+/// How long the leader holds a Fetch that has nothing new (Kafka's Raft `FETCH_MAX_WAIT_MS`).
+pub const FETCH_MAX_WAIT_MS: i64 = 500;
+/// Fetches the leader holds at once; the oldest is answered (empty) to make room.
+pub const PARKED_FETCHES_MAX: usize = 1024;
 
-/// Static configuration of the quorum.
+/// Static configuration of the quorum, with Kafka's `controller.quorum.*` keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RaftConfig {
     pub node_id: NodeId,
-    /// `controller.quorum.voters` ids.
+    /// `controller.quorum.voters` ids. A node not in it is an observer.
     pub voters: BTreeSet<NodeId>,
+    /// `controller.quorum.election.timeout.ms` (1000): the base of the randomised timeout.
+    pub election_timeout_ms: i64,
+    /// `controller.quorum.fetch.timeout.ms` (2000): a follower without a successful fetch for
+    /// this long starts an election; a leader not fetched from by a majority for 1.5× this
+    /// resigns.
+    pub fetch_timeout_ms: i64,
+    /// `controller.quorum.election.backoff.max.ms` (1000): cap of the exponential backoff.
+    pub election_backoff_max_ms: i64,
+    /// `controller.quorum.request.timeout.ms` (2000): an unanswered request is sent again.
+    pub request_timeout_ms: i64,
+    /// `controller.quorum.retry.backoff.ms` (20): wait after a failed request.
+    pub retry_backoff_ms: i64,
 }
 
-/// What the io layer recovered from disk at start-up.
+impl RaftConfig {
+    /// The configuration with Kafka's defaults.
+    pub fn new(node_id: NodeId, voters: impl IntoIterator<Item = NodeId>) -> RaftConfig {
+        RaftConfig {
+            node_id,
+            voters: voters.into_iter().collect(),
+            election_timeout_ms: 1000,
+            fetch_timeout_ms: 2000,
+            election_backoff_max_ms: 1000,
+            request_timeout_ms: 2000,
+            retry_backoff_ms: 20,
+        }
+    }
+
+    fn majority(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
+}
+
+/// What the io layer recovered from disk at start-up. The recovered log must have been
+/// fsynced before it is described here: everything below `log_end_offset` counts as durable.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DurableState {
     /// From `quorum-state`, or the default (epoch 0, nobody) on a fresh log.
     pub election: ElectionState,
     /// The end (exclusive) of the recovered, fsynced log.
     pub log_end_offset: Offset,
-    /// The epoch of the last batch in the log (0 for an empty log).
-    pub last_epoch: Epoch,
+    /// The epoch → start offset of the recovered log's batches.
+    pub epoch_starts: EpochStarts,
+}
+
+/// An inbound connection's request the io layer is waiting to answer (`Respond`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InboundId(pub u64);
+
+/// Where an answer goes: to a voter as a message, or back on an inbound connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReplyTo {
+    Voter(NodeId),
+    Inbound(InboundId),
 }
 
 /// One thing that happened, for [`RaftCore::step`].
@@ -71,12 +135,16 @@ pub struct DurableState {
 pub enum Input {
     /// Time passed; due at [`RaftCore::deadline`].
     Tick,
-    /// An RPC from another node (ignored by the single-voter core, see [`RaftMessage`]).
+    /// An RPC (request or response) from a voter of `controller.quorum.voters`.
     Received { from: NodeId, msg: RaftMessage },
+    /// A request from a node outside the voter set (an observer); answered with
+    /// [`Action::Respond`] or [`Action::ReadLog`] carrying `id`.
+    Request { id: InboundId, msg: RaftMessage },
     /// Records for the log; see [`RaftCore::propose`], which also returns their offsets.
     Propose(Vec<MetadataRecord>),
-    /// The log is durable through `end` (exclusive).
-    Persisted { end: Offset },
+    /// The log is durable through `end` (exclusive), as of the `generation` of the last
+    /// `Truncate` executed before the fsync began (0 before any).
+    Persisted { end: Offset, generation: u64 },
 }
 
 /// Data (metadata records) or control (LEADER_CHANGE, …) batch.
@@ -104,12 +172,23 @@ pub enum Action {
     PersistElection(ElectionState),
     /// Append a batch to the log (then fsync and report `Persisted`).
     Append(AppendBatch),
-    /// Drop the log from offset `to` on (a follower whose log diverged; never the leader).
-    Truncate { to: Offset },
+    /// Drop the log from offset `to` on (a follower whose log diverged; never the leader);
+    /// `Persisted` reports from now on carry `generation`.
+    Truncate { to: Offset, generation: u64 },
     /// Send now; safe before any fsync.
     Send { to: NodeId, msg: RaftMessage },
     /// Send only once everything appended so far is durable.
     SendAfterPersist { to: NodeId, msg: RaftMessage },
+    /// Answer an inbound `Request`.
+    Respond { id: InboundId, msg: RaftMessage },
+    /// Answer a Fetch: put the whole batches of the log from `from` (up to `max_bytes`, at
+    /// least one batch if any) into `response.records`, then send it to `reply`.
+    ReadLog {
+        reply: ReplyTo,
+        response: FetchResponse,
+        from: Offset,
+        max_bytes: u32,
+    },
     /// Offsets below `high_watermark` are committed: apply them.
     Committed { high_watermark: Offset },
     /// The leader of the quorum changed (`None` = unknown); the controller becomes active or
@@ -165,55 +244,84 @@ impl RaftError {
     }
 }
 
-/// The node's role. Transition table (only the single-voter edge exists so far):
-///
-/// ```text
-///   Unattached ──Tick, voters == {self}──► Leader(epoch + 1)
-///   Unattached ──Tick, otherwise─────────► Unattached   (elections: next step)
-///   Leader ──────(nothing yet)────────────► Leader       (resign/step down: next step)
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The node's role, as reported by [`RaftCore::role`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// Not started, or no leader known.
+    /// Not started, or no leader known in the current epoch.
     Unattached,
-    /// Leader of `epoch` since `epoch_start_offset` (the offset of its LEADER_CHANGE batch).
-    Leader { epoch_start_offset: Offset },
+    Candidate,
+    Leader,
+    Follower,
+    /// A leader that gave up its epoch and waits for the next election.
+    Resigned,
+}
+
+/// The role with its volatile state (never persisted; `ElectionState` is).
+#[derive(Debug, Clone)]
+enum State {
+    /// Voters: start an election at `deadline`. Observers: ask a voter for the leader then.
+    Unattached {
+        deadline: Millis,
+    },
+    Candidate(candidate::Candidate),
+    Leader(leader::Leader),
+    Follower(follower::Follower),
+    Resigned {
+        election_deadline: Millis,
+    },
+}
+
+/// The local log as the core tracks it.
+#[derive(Debug, Clone)]
+struct LogState {
+    /// Next offset to assign.
+    end: Offset,
+    epochs: EpochStarts,
+    /// The log is durable through this offset (exclusive).
+    persisted_end: Offset,
+    /// Bumped by every `Truncate`; `Persisted` reports of an older generation are stale.
+    generation: u64,
+    /// (last offset, bytes) of appended batches not yet durable, oldest first.
+    unpersisted: VecDeque<(Offset, usize)>,
+    unpersisted_bytes: usize,
 }
 
 /// The Raft state machine of one node.
 #[derive(Debug, Clone)]
 pub struct RaftCore {
     config: RaftConfig,
+    rng: StdRng,
+    /// The election state as last persisted (the io layer writes it before later actions).
     election: ElectionState,
-    role: Role,
+    state: State,
     started: bool,
-    /// Next offset to assign.
-    log_end_offset: Offset,
-    /// Epoch of the last batch in the log.
-    last_epoch: Epoch,
-    /// The log is durable through this offset (exclusive).
-    persisted_end: Offset,
-    /// Committed offsets are below this; `None` until known in this epoch.
+    log: LogState,
+    /// Committed offsets are below this; `None` until known in this incarnation.
     high_watermark: Option<Offset>,
-    /// (last offset, bytes) of appended batches not yet durable, oldest first.
-    unpersisted: VecDeque<(Offset, usize)>,
-    unpersisted_bytes: usize,
 }
 
 impl RaftCore {
-    /// A core over what the io layer recovered. Nothing happens until the first `Tick`.
-    pub fn new(config: RaftConfig, durable: DurableState) -> RaftCore {
+    /// A core over what the io layer recovered; its randomness (election timeouts, backoff,
+    /// which voter an observer asks) comes from `seed` alone. Nothing happens until the
+    /// first `Tick`.
+    pub fn new(config: RaftConfig, durable: DurableState, seed: u64) -> RaftCore {
         RaftCore {
             config,
+            rng: StdRng::seed_from_u64(seed),
             election: durable.election,
-            role: Role::Unattached,
+            state: State::Unattached {
+                deadline: Millis::MIN,
+            },
             started: false,
-            log_end_offset: durable.log_end_offset,
-            last_epoch: durable.last_epoch,
-            persisted_end: durable.log_end_offset,
+            log: LogState {
+                end: durable.log_end_offset,
+                epochs: durable.epoch_starts,
+                persisted_end: durable.log_end_offset,
+                generation: 0,
+                unpersisted: VecDeque::new(),
+                unpersisted_bytes: 0,
+            },
             high_watermark: None,
-            unpersisted: VecDeque::new(),
-            unpersisted_bytes: 0,
         }
     }
 
@@ -225,117 +333,265 @@ impl RaftCore {
         input: Input,
         out: &mut Vec<Action>,
     ) -> Result<(), RaftError> {
+        if !self.started {
+            self.start(now, out);
+        }
         match input {
-            Input::Tick => {
-                if !self.started {
-                    self.start(now, out)?;
-                }
-                Ok(())
+            Input::Tick => self.tick(now, out),
+            Input::Received { from, msg } => {
+                self.handle_message(now, ReplyTo::Voter(from), msg, out)
             }
-            // Single-voter core: no peer has anything to say to us yet.
-            Input::Received { .. } => Ok(()),
+            Input::Request { id, msg } => self.handle_message(now, ReplyTo::Inbound(id), msg, out),
             Input::Propose(records) => self.propose(now, &records, out).map(|_| ()),
-            Input::Persisted { end } => self.handle_persisted(end, out),
+            Input::Persisted { end, generation } => self.handle_persisted(end, generation, out),
         }
     }
 
-    /// When the next `Tick` has work: immediately before start-up, never afterwards (a
-    /// single voter has no timeouts; elections and fetch timeouts will set one).
+    /// When the next `Tick` has work: immediately before start-up, then the earliest timer
+    /// of the current role.
     pub fn deadline(&self) -> Millis {
-        if self.started {
-            Millis::MAX
-        } else {
-            Millis::MIN
+        if !self.started {
+            return Millis::MIN;
+        }
+        match &self.state {
+            State::Unattached { deadline } => *deadline,
+            State::Resigned { election_deadline } => *election_deadline,
+            State::Candidate(c) => c.deadline(),
+            State::Leader(l) => l.deadline(),
+            State::Follower(f) => f.deadline(),
         }
     }
 
-    /// Appends `records` as one data batch at the next offset of the current epoch.
-    pub fn propose(
-        &mut self,
-        now: Millis,
-        records: &[MetadataRecord],
-        out: &mut Vec<Action>,
-    ) -> Result<Appended, RaftError> {
-        if !self.is_leader() {
-            return Err(RaftError::NotLeader {
-                epoch: self.election.epoch,
-                leader_id: self.election.leader_id,
-            });
-        }
-        if self.unpersisted_bytes >= UNPERSISTED_BYTES_MAX {
-            return Err(RaftError::Backpressure {
-                unpersisted_bytes: self.unpersisted_bytes,
-                max: UNPERSISTED_BYTES_MAX,
-            });
-        }
-        let epoch = self.election.epoch;
-        let batch = metadata::encode_batch(self.log_end_offset, epoch, now, records)?;
-        let appended = Appended {
-            base_offset: batch.header.base_offset,
-            last_offset: batch.header.last_offset(),
-            epoch,
-        };
-        self.append(BatchKind::Data, appended, batch.bytes, out);
-        Ok(appended)
-    }
-
-    fn start(&mut self, now: Millis, out: &mut Vec<Action>) -> Result<(), RaftError> {
-        let me = self.config.node_id;
-        let sole_voter = self.config.voters.len() == 1 && self.config.voters.contains(&me);
-        if !sole_voter {
-            // Multi-voter elections and observers are not implemented yet: stay unattached.
-            self.started = true;
-            return Ok(());
-        }
-        // Raft §5.2: a candidate votes for itself in a new epoch, durably, before anything
-        // else; with one voter that vote is a majority, so it is leader at once.
-        let epoch = self
-            .election
-            .epoch
-            .max(self.last_epoch)
-            .checked_add(1)
-            .unwrap_or(Epoch::MAX);
-        let batch = control::leader_change_batch(self.log_end_offset, epoch, now, me, [me], [me])?;
-        let election = ElectionState {
-            epoch,
-            leader_id: Some(me),
-            voted_id: Some(me),
-            voted_directory_id: None,
-            voters: self.config.voters.clone(),
-        };
+    /// Start-up: take up the persisted epoch (Kafka `QuorumState.initialize`).
+    fn start(&mut self, now: Millis, out: &mut Vec<Action>) {
         self.started = true;
-        self.election = election.clone();
-        self.high_watermark = None;
-        self.role = Role::Leader {
-            epoch_start_offset: self.log_end_offset,
-        };
-        out.push(Action::PersistElection(election));
-        let appended = Appended {
-            base_offset: batch.header.base_offset,
-            last_offset: batch.header.last_offset(),
-            epoch,
-        };
-        self.append(BatchKind::Control, appended, batch.bytes, out);
-        out.push(Action::LeaderChanged {
-            epoch,
-            leader_id: Some(me),
-        });
+        let me = self.config.node_id;
+        let log_epoch = self.log.epochs.last_epoch();
+        if log_epoch > self.election.epoch {
+            // The log saw an epoch quorum-state missed: at least that epoch is over for us.
+            self.become_unattached(now, log_epoch, out);
+            return;
+        }
+        match self.election.leader_id {
+            // We led this epoch before the restart; its followers may still follow us, but
+            // we remember nothing of them: resign and let an election follow.
+            Some(leader) if leader == me => {
+                let election_deadline = if self.is_sole_voter() {
+                    now
+                } else {
+                    now.plus(self.random_election_timeout())
+                };
+                self.state = State::Resigned { election_deadline };
+            }
+            Some(leader) => self.become_follower(now, self.election.epoch, leader, out),
+            None => {
+                let deadline = self.unattached_deadline(now);
+                self.state = State::Unattached { deadline };
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Millis, out: &mut Vec<Action>) -> Result<(), RaftError> {
+        match &self.state {
+            State::Unattached { deadline }
+            | State::Resigned {
+                election_deadline: deadline,
+            } => {
+                if now >= *deadline {
+                    if self.is_voter() {
+                        self.become_candidate(now, out)?;
+                    } else {
+                        self.observer_discover(now, out);
+                    }
+                }
+            }
+            State::Candidate(_) => self.candidate_tick(now, out)?,
+            State::Leader(_) => self.leader_tick(now, out),
+            State::Follower(_) => self.follower_tick(now, out)?,
+        }
         Ok(())
     }
 
+    fn handle_message(
+        &mut self,
+        now: Millis,
+        from: ReplyTo,
+        msg: RaftMessage,
+        out: &mut Vec<Action>,
+    ) -> Result<(), RaftError> {
+        // Only voters take part in elections and epoch changes; anyone may fetch.
+        let voter = match from {
+            ReplyTo::Voter(id) if self.config.voters.contains(&id) => Some(id),
+            _ => None,
+        };
+        match (msg, voter) {
+            (RaftMessage::FetchRequest(req), _) => self.handle_fetch_request(now, from, req, out),
+            (RaftMessage::VoteRequest(req), Some(id)) => {
+                self.handle_vote_request(now, id, req, out)
+            }
+            (RaftMessage::BeginQuorumEpochRequest(req), Some(id)) => {
+                self.handle_begin_quorum_epoch(now, id, req, out)
+            }
+            (RaftMessage::EndQuorumEpochRequest(req), Some(id)) => {
+                self.handle_end_quorum_epoch(now, id, req, out)
+            }
+            (RaftMessage::VoteResponse(resp), Some(id)) => {
+                return self.handle_vote_response(now, id, resp, out);
+            }
+            (RaftMessage::BeginQuorumEpochResponse(resp), Some(id)) => {
+                self.handle_begin_quorum_epoch_response(now, id, resp, out)
+            }
+            (RaftMessage::EndQuorumEpochResponse(resp), Some(_)) => {
+                self.observe_epoch(now, resp.leader_epoch, resp.leader_id, out);
+            }
+            // Responses come back to whoever fetched, voter or observer.
+            (RaftMessage::FetchResponse(resp), _) => {
+                if let ReplyTo::Voter(id) = from {
+                    self.handle_fetch_response(now, id, resp, out);
+                }
+            }
+            // KIP-595: an election RPC from outside the voter set.
+            (request, None) => self.reject_non_voter(from, request, out),
+        }
+        Ok(())
+    }
+
+    /// Answers an election RPC from a node outside the voter set with
+    /// INCONSISTENT_VOTER_SET; responses from such nodes are dropped.
+    fn reject_non_voter(&mut self, from: ReplyTo, msg: RaftMessage, out: &mut Vec<Action>) {
+        let epoch_response = self.epoch_response(ErrorCode::INCONSISTENT_VOTER_SET);
+        let reply = match msg {
+            RaftMessage::VoteRequest(_) => RaftMessage::VoteResponse(message::VoteResponse {
+                error: ErrorCode::INCONSISTENT_VOTER_SET,
+                leader_epoch: self.election.epoch,
+                leader_id: self.election.leader_id,
+                vote_granted: false,
+            }),
+            RaftMessage::BeginQuorumEpochRequest(_) => {
+                RaftMessage::BeginQuorumEpochResponse(epoch_response)
+            }
+            RaftMessage::EndQuorumEpochRequest(_) => {
+                RaftMessage::EndQuorumEpochResponse(epoch_response)
+            }
+            _ => return,
+        };
+        reply_with(from, reply, out);
+    }
+
+    fn epoch_response(&self, error: ErrorCode) -> message::EpochResponse {
+        message::EpochResponse {
+            error,
+            leader_epoch: self.election.epoch,
+            leader_id: self.election.leader_id,
+        }
+    }
+
+    /// A peer named `epoch` (and maybe its leader). A later epoch than ours ends our role:
+    /// follow its leader if named, else wait unattached (Raft §5.1). Returns false when the
+    /// peer's epoch is older than ours (its message is stale).
+    fn observe_epoch(
+        &mut self,
+        now: Millis,
+        epoch: Epoch,
+        leader_id: Option<NodeId>,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        if epoch < self.election.epoch {
+            return false;
+        }
+        let me = self.config.node_id;
+        let leader = leader_id.filter(|&l| l != me);
+        if epoch > self.election.epoch {
+            match leader {
+                Some(l) => self.become_follower(now, epoch, l, out),
+                None => self.become_unattached(now, epoch, out),
+            }
+        } else if let Some(l) = leader {
+            // Same epoch, and we learn its leader: anyone but that epoch's leader follows.
+            if self.election.leader_id.is_none() {
+                self.become_follower(now, epoch, l, out);
+            }
+        }
+        true
+    }
+
+    /// No leader known in `epoch` (> ours, or the one the log ends in).
+    fn become_unattached(&mut self, now: Millis, epoch: Epoch, out: &mut Vec<Action>) {
+        assert!(
+            epoch >= self.election.epoch,
+            "Raft §5.1: epochs never go back"
+        );
+        // Raft §5.2: the election timer restarts only on hearing from a leader or granting a
+        // vote, not on seeing a higher epoch; else a voter with a stale log that keeps
+        // standing for election would hold everyone else's timer back forever.
+        let kept = match self.state {
+            State::Unattached { deadline } if self.is_voter() => Some(deadline),
+            _ => None,
+        };
+        self.leave_role(out);
+        self.persist_election(
+            ElectionState {
+                epoch,
+                leader_id: None,
+                voted_id: None,
+                voted_directory_id: None,
+                voters: self.config.voters.clone(),
+            },
+            out,
+        );
+        out.push(Action::LeaderChanged {
+            epoch,
+            leader_id: None,
+        });
+        let deadline = kept.unwrap_or_else(|| self.unattached_deadline(now));
+        self.state = State::Unattached { deadline };
+    }
+
+    fn unattached_deadline(&mut self, now: Millis) -> Millis {
+        if self.is_sole_voter() {
+            now
+        } else if self.is_voter() {
+            now.plus(self.random_election_timeout())
+        } else {
+            now
+        }
+    }
+
+    /// Cleanup when a leader stops leading: its held fetches are answered with the news.
+    fn leave_role(&mut self, out: &mut Vec<Action>) {
+        if let State::Leader(leader) = &mut self.state {
+            let parked = std::mem::take(&mut leader.parked);
+            self.state = State::Unattached {
+                deadline: Millis::MAX,
+            };
+            for fetch in parked {
+                let resp = self.fetch_error(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+                reply_with(fetch.reply, RaftMessage::FetchResponse(resp), out);
+            }
+        }
+    }
+
+    fn persist_election(&mut self, election: ElectionState, out: &mut Vec<Action>) {
+        assert!(
+            election.epoch >= self.election.epoch,
+            "Raft §5.1: the persisted epoch never goes back"
+        );
+        self.election = election.clone();
+        out.push(Action::PersistElection(election));
+    }
+
+    /// Writes `bytes` at the log end.
     fn append(&mut self, kind: BatchKind, at: Appended, bytes: Bytes, out: &mut Vec<Action>) {
         assert_eq!(
-            at.base_offset, self.log_end_offset,
+            at.base_offset, self.log.end,
             "batches are appended at the log end"
         );
-        assert!(
-            at.epoch >= self.last_epoch,
-            "the log's epochs never go backwards"
-        );
-        self.log_end_offset = at.last_offset + 1;
-        self.last_epoch = at.epoch;
-        self.unpersisted.push_back((at.last_offset, bytes.len()));
-        self.unpersisted_bytes += bytes.len();
+        self.log.epochs.observe(at.epoch, at.base_offset);
+        self.log.end = at.last_offset.plus(1);
+        self.log
+            .unpersisted
+            .push_back((at.last_offset, bytes.len()));
+        self.log.unpersisted_bytes += bytes.len();
         out.push(Action::Append(AppendBatch {
             base_offset: at.base_offset,
             last_offset: at.last_offset,
@@ -345,79 +601,117 @@ impl RaftCore {
         }));
     }
 
-    fn handle_persisted(&mut self, end: Offset, out: &mut Vec<Action>) -> Result<(), RaftError> {
-        if end > self.log_end_offset {
+    /// Drops the log from `to` on (a follower's divergent suffix).
+    fn truncate(&mut self, to: Offset, out: &mut Vec<Action>) {
+        // Raft §5.3/§5.4: a committed entry is never removed.
+        assert!(
+            self.high_watermark.is_none_or(|hw| to >= hw),
+            "truncation to {to} below the high watermark {:?}",
+            self.high_watermark
+        );
+        if to >= self.log.end {
+            return;
+        }
+        self.log.end = to;
+        self.log.epochs.truncate(to);
+        self.log.persisted_end = self.log.persisted_end.min(to);
+        self.log.generation += 1;
+        let log = &mut self.log;
+        while log.unpersisted.back().is_some_and(|&(last, _)| last >= to) {
+            let (_, bytes) = log.unpersisted.pop_back().expect("checked");
+            log.unpersisted_bytes -= bytes;
+        }
+        out.push(Action::Truncate {
+            to,
+            generation: self.log.generation,
+        });
+    }
+
+    fn handle_persisted(
+        &mut self,
+        end: Offset,
+        generation: u64,
+        out: &mut Vec<Action>,
+    ) -> Result<(), RaftError> {
+        if generation != self.log.generation {
+            return Ok(()); // measured before a truncation: it may describe removed entries
+        }
+        if end > self.log.end {
             return Err(RaftError::PersistedBeyondLogEnd {
                 end,
-                log_end: self.log_end_offset,
+                log_end: self.log.end,
             });
         }
-        if end <= self.persisted_end {
+        if end <= self.log.persisted_end {
             return Ok(()); // a late report of something already durable
         }
-        self.persisted_end = end;
-        while let Some(&(last, bytes)) = self.unpersisted.front() {
-            if last >= end {
-                break;
-            }
-            self.unpersisted.pop_front();
-            self.unpersisted_bytes -= bytes;
+        self.log.persisted_end = end;
+        let log = &mut self.log;
+        while log.unpersisted.front().is_some_and(|&(last, _)| last < end) {
+            let (_, bytes) = log.unpersisted.pop_front().expect("checked");
+            log.unpersisted_bytes -= bytes;
         }
-        self.maybe_advance_high_watermark(out);
+        match self.state {
+            State::Leader(_) => {
+                self.maybe_advance_high_watermark(out);
+            }
+            State::Follower(_) => self.maybe_advance_follower_high_watermark(out),
+            _ => {}
+        }
         Ok(())
     }
 
-    /// The majority's durable end, once this epoch's LEADER_CHANGE is part of it.
-    fn maybe_advance_high_watermark(&mut self, out: &mut Vec<Action>) {
-        let Role::Leader { epoch_start_offset } = self.role else {
-            return;
-        };
-        // Durable ends of the voters, ours first; followers will report theirs via Fetch.
-        let mut ends: Vec<Offset> = self
-            .config
-            .voters
-            .iter()
-            .map(|v| {
-                if *v == self.config.node_id {
-                    self.persisted_end
-                } else {
-                    0
-                }
-            })
-            .collect();
-        ends.sort_unstable_by(|a, b| b.cmp(a));
-        let majority_end = ends[ends.len() / 2];
-        if majority_end <= epoch_start_offset {
-            return; // Raft §5.4.2: commit only through an entry of the current epoch
+    /// Raises the high watermark to `hw` (never lowers it) and tells the io layer.
+    fn commit_through(&mut self, hw: Offset, out: &mut Vec<Action>) -> bool {
+        if self.high_watermark.is_some_and(|old| hw <= old) {
+            return false;
         }
-        if self.high_watermark.is_some_and(|hw| majority_end <= hw) {
-            return;
-        }
-        // Invariant (MonotonicHighWatermark, nothing committed before persisted).
+        // A leader may commit what a majority of followers made durable before its own fsync
+        // ends; a follower commits only what is durable here. Neither beyond its log.
         assert!(
-            majority_end <= self.persisted_end,
-            "high watermark beyond our durable log"
+            hw <= self.log.end,
+            "high watermark {hw} beyond the log end {}",
+            self.log.end
         );
-        assert!(
-            self.high_watermark.is_none_or(|hw| hw < majority_end),
-            "high watermark regressed"
-        );
-        self.high_watermark = Some(majority_end);
-        out.push(Action::Committed {
-            high_watermark: majority_end,
-        });
+        self.high_watermark = Some(hw);
+        out.push(Action::Committed { high_watermark: hw });
+        true
+    }
+
+    fn random_election_timeout(&mut self) -> i64 {
+        // KIP-595: uniformly in [timeout, 2 × timeout).
+        let base = self.config.election_timeout_ms.max(1);
+        base + self.rng.gen_range(0..base)
+    }
+
+    fn is_voter(&self) -> bool {
+        self.config.voters.contains(&self.config.node_id)
+    }
+
+    fn is_sole_voter(&self) -> bool {
+        self.config.voters.len() == 1 && self.is_voter()
     }
 
     pub fn node_id(&self) -> NodeId {
         self.config.node_id
     }
 
-    pub fn role(&self) -> &Role {
-        &self.role
+    pub fn config(&self) -> &RaftConfig {
+        &self.config
+    }
+
+    pub fn role(&self) -> Role {
+        match self.state {
+            State::Unattached { .. } => Role::Unattached,
+            State::Candidate(_) => Role::Candidate,
+            State::Leader(_) => Role::Leader,
+            State::Follower(_) => Role::Follower,
+            State::Resigned { .. } => Role::Resigned,
+        }
     }
 
     pub fn is_leader(&self) -> bool {
-        matches!(self.role, Role::Leader { .. })
+        matches!(self.state, State::Leader(_))
     }
 
     /// The current epoch and its leader, as last persisted.
@@ -435,132 +729,40 @@ impl RaftCore {
 
     /// The next offset a proposal would get.
     pub fn log_end_offset(&self) -> Offset {
-        self.log_end_offset
+        self.log.end
+    }
+
+    /// The epoch of the last batch in the log.
+    pub fn last_epoch(&self) -> Epoch {
+        self.log.epochs.last_epoch()
     }
 
     /// The log is durable below this offset.
     pub fn persisted_end(&self) -> Offset {
-        self.persisted_end
+        self.log.persisted_end
     }
 
-    /// Offsets below this are committed; `None` until the current epoch has committed.
+    /// Offsets below this are committed; `None` until known in this incarnation.
     pub fn high_watermark(&self) -> Option<Offset> {
         self.high_watermark
     }
+
+    /// The durable end each voter last acknowledged (a leader's view; empty otherwise).
+    pub fn voter_ends(&self) -> BTreeMap<NodeId, Offset> {
+        match &self.state {
+            State::Leader(l) => l.acknowledged(),
+            _ => BTreeMap::new(),
+        }
+    }
+}
+
+/// Sends `msg` to a voter or answers an inbound request.
+fn reply_with(to: ReplyTo, msg: RaftMessage, out: &mut Vec<Action>) {
+    out.push(match to {
+        ReplyTo::Voter(to) => Action::Send { to, msg },
+        ReplyTo::Inbound(id) => Action::Respond { id, msg },
+    });
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use metadata::MetadataRecordBody;
-    use protocol::messages::NoOpRecord;
-
-    fn single(durable: DurableState) -> RaftCore {
-        RaftCore::new(
-            RaftConfig {
-                node_id: 1,
-                voters: [1].into_iter().collect(),
-            },
-            durable,
-        )
-    }
-
-    fn noop() -> Vec<MetadataRecord> {
-        vec![MetadataRecord::new(
-            0,
-            MetadataRecordBody::NoOp(NoOpRecord {}),
-        )]
-    }
-
-    #[test]
-    fn single_voter_becomes_leader_and_commits_after_persist() {
-        let mut raft = single(DurableState {
-            election: ElectionState {
-                epoch: 4,
-                ..Default::default()
-            },
-            log_end_offset: 10,
-            last_epoch: 3,
-        });
-        let mut out = Vec::new();
-        assert_eq!(raft.deadline(), Millis::MIN);
-        assert!(matches!(
-            raft.propose(0, &noop(), &mut out),
-            Err(RaftError::NotLeader { .. })
-        ));
-        raft.step(5, Input::Tick, &mut out).unwrap();
-        assert_eq!(out.len(), 3);
-        let Action::PersistElection(e) = &out[0] else {
-            panic!("{out:?}")
-        };
-        assert_eq!((e.epoch, e.leader_id, e.voted_id), (5, Some(1), Some(1)));
-        let Action::Append(b) = &out[1] else {
-            panic!("{out:?}")
-        };
-        assert_eq!(
-            (b.base_offset, b.last_offset, b.epoch, b.kind),
-            (10, 10, 5, BatchKind::Control)
-        );
-        assert_eq!(
-            out[2],
-            Action::LeaderChanged {
-                epoch: 5,
-                leader_id: Some(1)
-            }
-        );
-        assert_eq!(raft.deadline(), Millis::MAX);
-        out.clear();
-
-        let at = raft.propose(6, &noop(), &mut out).unwrap();
-        assert_eq!(
-            at,
-            Appended {
-                base_offset: 11,
-                last_offset: 11,
-                epoch: 5
-            }
-        );
-        out.clear();
-        // Old-epoch data alone is never committed; the LEADER_CHANGE must be durable.
-        raft.step(7, Input::Persisted { end: 10 }, &mut out)
-            .unwrap();
-        assert!(out.is_empty());
-        raft.step(7, Input::Persisted { end: 11 }, &mut out)
-            .unwrap();
-        assert_eq!(out, vec![Action::Committed { high_watermark: 11 }]);
-        out.clear();
-        raft.step(8, Input::Persisted { end: 11 }, &mut out)
-            .unwrap();
-        assert!(out.is_empty(), "a repeated report commits nothing new");
-        assert!(matches!(
-            raft.step(8, Input::Persisted { end: 13 }, &mut out),
-            Err(RaftError::PersistedBeyondLogEnd {
-                end: 13,
-                log_end: 12
-            })
-        ));
-        raft.step(9, Input::Persisted { end: 12 }, &mut out)
-            .unwrap();
-        assert_eq!(out, vec![Action::Committed { high_watermark: 12 }]);
-        assert_eq!(raft.high_watermark(), Some(12));
-    }
-
-    #[test]
-    fn a_non_sole_voter_stays_unattached() {
-        let mut raft = RaftCore::new(
-            RaftConfig {
-                node_id: 1,
-                voters: [1, 2, 3].into_iter().collect(),
-            },
-            DurableState::default(),
-        );
-        let mut out = Vec::new();
-        raft.step(0, Input::Tick, &mut out).unwrap();
-        assert!(out.is_empty());
-        assert_eq!(raft.role(), &Role::Unattached);
-        assert_eq!(
-            raft.propose(0, &noop(), &mut out).unwrap_err().error_code(),
-            ErrorCode::NOT_CONTROLLER
-        );
-    }
-}
+mod tests;

@@ -4,7 +4,7 @@
 use kraft::raft::json;
 use kraft::raft::{ElectionState, QuorumStateVersion};
 use proptest::prelude::*;
-use protocol::Uuid;
+use protocol::{Epoch, NodeId, Uuid};
 
 fn election() -> impl Strategy<Value = ElectionState> {
     (
@@ -15,11 +15,11 @@ fn election() -> impl Strategy<Value = ElectionState> {
         proptest::collection::btree_set(0i32..1000, 0..5),
     )
         .prop_map(|(epoch, leader_id, voted_id, dir, voters)| ElectionState {
-            epoch,
-            leader_id,
-            voted_id,
+            epoch: Epoch(epoch),
+            leader_id: leader_id.map(NodeId),
+            voted_id: voted_id.map(NodeId),
             voted_directory_id: dir.map(Uuid).filter(|d| !d.is_zero()),
-            voters,
+            voters: voters.into_iter().map(NodeId).collect(),
         })
 }
 

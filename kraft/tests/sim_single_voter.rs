@@ -16,11 +16,11 @@
 
 use std::collections::BTreeMap;
 
-use kraft::raft::QuorumStateVersion;
 use kraft::raft::{
     Action, AppendBatch, BatchKind, DurableState, ElectionState, Input, RaftConfig, RaftCore,
     RaftError,
 };
+use kraft::raft::{EpochStarts, Millis, NodeId, Offset, QuorumStateVersion};
 use metadata::{
     decode_batch, DecodedBatch, MetadataDelta, MetadataImage, MetadataRecord, MetadataRecordBody,
 };
@@ -58,13 +58,13 @@ struct Disk {
 
 impl Disk {
     fn written_end(&self) -> i64 {
-        self.batches.last().map_or(0, |b| b.last_offset + 1)
+        self.batches.last().map_or(0, |b| b.last_offset.0 + 1)
     }
 
     /// A crash: unsynced batches vanish.
     fn crash(&mut self) {
         let end = self.durable_end;
-        self.batches.retain(|b| b.last_offset < end);
+        self.batches.retain(|b| b.last_offset.0 < end);
     }
 
     fn durable_state(&self) -> DurableState {
@@ -78,8 +78,8 @@ impl Disk {
         };
         DurableState {
             election,
-            log_end_offset: self.written_end(),
-            last_epoch: self.batches.last().map_or(0, |b| b.epoch),
+            log_end_offset: Offset(self.written_end()),
+            epoch_starts: EpochStarts::new(self.batches.iter().map(|b| (b.epoch, b.base_offset))),
         }
     }
 }
@@ -102,16 +102,13 @@ struct Sim {
 }
 
 fn config() -> RaftConfig {
-    RaftConfig {
-        node_id: 1,
-        voters: [1].into_iter().collect(),
-    }
+    RaftConfig::new(NodeId(1), [NodeId(1)])
 }
 
 impl Sim {
     fn new(seed: u64) -> Sim {
         let disk = Disk::default();
-        let raft = RaftCore::new(config(), disk.durable_state());
+        let raft = RaftCore::new(config(), disk.durable_state(), seed);
         Sim {
             rng: Rng(seed),
             now: 0,
@@ -132,26 +129,32 @@ impl Sim {
         for action in actions {
             match action {
                 Action::PersistElection(e) => {
+                    // A candidate's vote, then its leadership, in the same epoch.
                     assert!(
-                        e.epoch > self.persisted_epoch,
+                        e.epoch.0 >= self.persisted_epoch,
                         "EpochsIncrease: {} after {}",
                         e.epoch,
                         self.persisted_epoch
                     );
-                    self.persisted_epoch = e.epoch;
+                    self.persisted_epoch = e.epoch.0;
                     self.disk.quorum_state = Some(e.to_quorum_state_json(QuorumStateVersion::V1));
                 }
                 Action::Append(b) => {
-                    assert_eq!(b.base_offset, self.disk.written_end(), "AppendsContiguous");
-                    assert_eq!(b.epoch, self.persisted_epoch, "ElectionBeforeAppend");
+                    assert_eq!(
+                        b.base_offset.0,
+                        self.disk.written_end(),
+                        "AppendsContiguous"
+                    );
+                    assert_eq!(b.epoch.0, self.persisted_epoch, "ElectionBeforeAppend");
                     let batch = Batch::from_bytes(b.bytes.clone()).expect("a whole batch");
-                    assert_eq!(batch.header.base_offset, b.base_offset);
-                    assert_eq!(batch.header.last_offset(), b.last_offset);
-                    assert_eq!(batch.header.partition_leader_epoch, b.epoch);
+                    assert_eq!(batch.header.base_offset, b.base_offset.0);
+                    assert_eq!(batch.header.last_offset(), b.last_offset.0);
+                    assert_eq!(batch.header.partition_leader_epoch, b.epoch.0);
                     assert_eq!(batch.header.is_control(), b.kind == BatchKind::Control);
                     self.disk.batches.push(b);
                 }
                 Action::Committed { high_watermark } => {
+                    let high_watermark = high_watermark.0;
                     assert!(
                         high_watermark <= self.disk.durable_end,
                         "NothingCommittedBeforePersisted: hw {high_watermark} > durable {}",
@@ -168,9 +171,9 @@ impl Sim {
                         .disk
                         .batches
                         .iter()
-                        .filter(|b| b.last_offset < high_watermark)
+                        .filter(|b| b.last_offset.0 < high_watermark)
                     {
-                        let previous = self.committed.insert(b.base_offset, b.bytes.to_vec());
+                        let previous = self.committed.insert(b.base_offset.0, b.bytes.to_vec());
                         if let Some(previous) = previous {
                             assert_eq!(
                                 previous,
@@ -182,10 +185,17 @@ impl Sim {
                     }
                 }
                 Action::LeaderChanged { epoch, leader_id } => {
-                    assert_eq!(leader_id, Some(1));
-                    self.epochs_led.push(epoch);
+                    // `None` while it is a candidate for a moment.
+                    if leader_id.is_some() {
+                        assert_eq!(leader_id, Some(NodeId(1)));
+                        self.epochs_led.push(epoch.0);
+                    }
                 }
-                Action::Truncate { .. } | Action::Send { .. } | Action::SendAfterPersist { .. } => {
+                Action::Truncate { .. }
+                | Action::Send { .. }
+                | Action::SendAfterPersist { .. }
+                | Action::Respond { .. }
+                | Action::ReadLog { .. } => {
                     panic!("a single voter never truncates or talks to peers")
                 }
             }
@@ -194,7 +204,7 @@ impl Sim {
 
     fn input(&mut self, input: Input) -> Result<(), RaftError> {
         let mut out = Vec::new();
-        let result = self.raft.step(self.now, input, &mut out);
+        let result = self.raft.step(Millis(self.now), input, &mut out);
         self.execute(out);
         result
     }
@@ -228,7 +238,7 @@ impl Sim {
         );
         self.reports.clear();
         self.hw = None;
-        self.raft = RaftCore::new(config(), self.disk.durable_state());
+        self.raft = RaftCore::new(config(), self.disk.durable_state(), self.rng.next());
         self.input(Input::Tick).expect("start");
     }
 
@@ -244,12 +254,12 @@ impl Sim {
                     let mut out = Vec::new();
                     let at = self
                         .raft
-                        .propose(self.now, &records, &mut out)
+                        .propose(Millis(self.now), &records, &mut out)
                         .expect("the sole voter leads");
                     self.execute(out);
                     assert_eq!(
                         (at.base_offset, at.last_offset),
-                        (before, before + records.len() as i64 - 1)
+                        (before, before.plus(records.len() as i64 - 1))
                     );
                     self.proposals += 1;
                 }
@@ -269,7 +279,7 @@ impl Sim {
                         .collect();
                     self.reports.retain(|(at, _)| *at > self.step);
                     for (_, end) in due {
-                        self.input(Input::Persisted { end })
+                        self.input(persisted(end))
                             .expect("reports never exceed the log");
                     }
                 }
@@ -277,7 +287,7 @@ impl Sim {
                     // A report overtakes the others.
                     let i = self.rng.below(self.reports.len() as u64) as usize;
                     let (_, end) = self.reports.remove(i);
-                    self.input(Input::Persisted { end })
+                    self.input(persisted(end))
                         .expect("reports never exceed the log");
                 }
                 90..=92 => self.restart(),
@@ -288,7 +298,7 @@ impl Sim {
         self.disk.durable_end = self.disk.written_end();
         let end = self.disk.durable_end;
         self.reports.clear();
-        self.input(Input::Persisted { end }).expect("final report");
+        self.input(persisted(end)).expect("final report");
         assert_eq!(
             self.raft.high_watermark(),
             Some(self.raft.log_end_offset()),
@@ -304,14 +314,21 @@ impl Sim {
         let mut delta = MetadataDelta::new(&MetadataImage::empty());
         let mut expected_offset = 0;
         for b in &self.disk.batches {
-            assert_eq!(b.base_offset, expected_offset);
-            expected_offset = b.last_offset + 1;
+            assert_eq!(b.base_offset.0, expected_offset);
+            expected_offset = b.last_offset.0 + 1;
             match decode_batch(&Batch::from_bytes(b.bytes.clone()).unwrap()).unwrap() {
                 DecodedBatch::Data(batch) => assert!(delta.replay_batch(&batch).is_empty()),
                 DecodedBatch::Control { .. } => assert_eq!(b.kind, BatchKind::Control),
             }
         }
         assert!(delta.image().provenance.last_contained_offset < expected_offset);
+    }
+}
+
+fn persisted(end: i64) -> Input {
+    Input::Persisted {
+        end: Offset(end),
+        generation: 0,
     }
 }
 
@@ -347,7 +364,7 @@ fn persisted_beyond_the_log_is_an_io_bug_not_a_commit() {
     let mut sim = Sim::new(1);
     sim.input(Input::Tick).unwrap();
     let end = sim.raft.log_end_offset();
-    let err = sim.input(Input::Persisted { end: end + 5 }).unwrap_err();
+    let err = sim.input(persisted(end.0 + 5)).unwrap_err();
     assert!(matches!(err, RaftError::PersistedBeyondLogEnd { .. }));
     assert_eq!(sim.raft.high_watermark(), None);
 }

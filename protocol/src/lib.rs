@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod ids;
 pub mod messages;
 pub mod records;
 pub mod sample;
@@ -10,6 +11,7 @@ pub mod send_builder;
 pub mod types;
 
 pub use error::{DecodeError, DecodeErrorKind};
+pub use ids::{Epoch, Millis, NodeId, Offset};
 pub use types::Uuid;
 pub mod error_code;
 pub mod header;

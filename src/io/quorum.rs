@@ -18,7 +18,8 @@ use kraft::controller::{
     features, ControllerConfig, ControllerResult, QuorumController, TopicDefaults,
 };
 use kraft::raft::{
-    Action, DurableState, ElectionState, Input, QuorumStateVersion, RaftConfig, RaftCore, RaftError,
+    Action, DurableState, ElectionState, Epoch, EpochStarts, Input, Millis, NodeId, Offset,
+    QuorumStateVersion, RaftConfig, RaftCore, RaftError,
 };
 use metadata::{DecodedBatch, MetadataImage, MetadataRecord, MetadataVersion};
 use protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
@@ -121,6 +122,8 @@ struct Quorum {
     registration: BrokerRegistrationRequest,
     image_tx: Option<watch::Sender<Arc<MetadataImage>>>,
     started: Instant,
+    /// The generation of the last `Truncate` executed, for `Persisted` reports.
+    generation: u64,
 }
 
 impl Quorum {
@@ -135,7 +138,7 @@ impl Quorum {
             ..LogConfig::default()
         };
         let now = now_ms();
-        let log = PartitionLog::create(&dir, Some(METADATA_TOPIC_ID), log_config, now)
+        let mut log = PartitionLog::create(&dir, Some(METADATA_TOPIC_ID), log_config, now)
             .with_context(|| format!("cannot open the metadata log {}", dir.display()))?;
         let seed = u64::from_le_bytes(rand::random::<[u8; 8]>());
         let mut controller = QuorumController::with_config(
@@ -157,24 +160,26 @@ impl Quorum {
                 broker_session_timeout_ms: i64::from(config.broker_session_timeout_ms),
             },
         );
-        let last_epoch = replay_log(&log, &mut controller)?;
+        let epoch_starts = replay_log(&log, &mut controller)?;
         let election = read_quorum_state(&dir)?;
+        // The recovered log counts as durable only once fsynced (a crash may have left
+        // written but unsynced batches that recovery kept).
+        log.flush()
+            .context("fsync of the recovered metadata log failed")?;
         let durable = DurableState {
             election,
-            log_end_offset: log.log_end_offset(),
-            last_epoch,
+            log_end_offset: Offset(log.log_end_offset()),
+            epoch_starts,
         };
-        let voters: BTreeSet<i32> = config
+        let voters: BTreeSet<NodeId> = config
             .controller_quorum_voters
             .iter()
-            .map(|v| v.id)
+            .map(|v| NodeId(v.id))
             .collect();
         let raft = RaftCore::new(
-            RaftConfig {
-                node_id: config.node_id,
-                voters,
-            },
+            RaftConfig::new(NodeId(config.node_id), voters),
             durable,
+            rand::random(),
         );
         tracing::info!(
             records_end = log.log_end_offset(),
@@ -192,12 +197,13 @@ impl Quorum {
             replies: Vec::new(),
             image_tx: None,
             started: Instant::now(),
+            generation: 0,
         })
     }
 
     /// Milliseconds on the monotonic clock the Raft core runs on.
-    fn now(&self) -> i64 {
-        self.started.elapsed().as_millis() as i64
+    fn now(&self) -> Millis {
+        Millis(self.started.elapsed().as_millis() as i64)
     }
 
     fn run(&mut self, mut rx: mpsc::Receiver<ControllerRequest>) -> anyhow::Result<()> {
@@ -251,7 +257,7 @@ impl Quorum {
     fn register_self(&mut self) -> anyhow::Result<()> {
         let now = now_ms();
         self.registration.incarnation_id = random_uuid();
-        let next = self.raft.log_end_offset();
+        let next = self.raft.log_end_offset().0;
         let result = self
             .controller
             .register_broker(&self.registration, next, now);
@@ -267,7 +273,7 @@ impl Quorum {
         let heartbeat = BrokerHeartbeatRequest {
             broker_id: self.node_id,
             broker_epoch,
-            current_metadata_offset: self.raft.log_end_offset(),
+            current_metadata_offset: self.raft.log_end_offset().0,
             want_fence: false,
             want_shut_down: false,
             ..Default::default()
@@ -356,7 +362,8 @@ impl Quorum {
         self.raft.step(
             self.now(),
             Input::Persisted {
-                end: self.log.log_end_offset(),
+                end: Offset(self.log.log_end_offset()),
+                generation: self.generation,
             },
             &mut actions,
         )?;
@@ -381,25 +388,29 @@ impl Quorum {
                         .append_as_follower(&batch.bytes, now_ms())
                         .context("metadata log append failed")?;
                 }
-                Action::Truncate { to } => {
-                    self.log.truncate_to(to, now_ms())?;
+                Action::Truncate { to, generation } => {
+                    self.log.truncate_to(to.0, now_ms())?;
+                    self.generation = generation;
                 }
                 Action::Send { to, .. } | Action::SendAfterPersist { to, .. } => {
                     tracing::debug!(
-                        to,
+                        %to,
                         "no Raft network in a single-voter quorum; message dropped"
                     );
                 }
+                Action::Respond { .. } | Action::ReadLog { .. } => {
+                    tracing::debug!("no Raft network in a single-voter quorum; answer dropped");
+                }
                 Action::Committed { high_watermark } => self.committed(high_watermark),
                 Action::LeaderChanged { epoch, leader_id } => {
-                    tracing::info!(epoch, ?leader_id, "metadata quorum leader");
+                    tracing::info!(%epoch, ?leader_id, "metadata quorum leader");
                 }
             }
         }
         Ok(())
     }
 
-    fn committed(&mut self, high_watermark: i64) {
+    fn committed(&mut self, high_watermark: Offset) {
         // Single voter: a round is committed as a whole, so the controller's image (which
         // includes every proposal so far) is the committed image once the high watermark
         // reaches the log end.
@@ -420,11 +431,15 @@ impl Quorum {
     }
 }
 
-/// Replays every data batch of the log into the controller; returns the last batch's epoch.
-fn replay_log(log: &PartitionLog, controller: &mut QuorumController) -> anyhow::Result<i32> {
+/// Replays every data batch of the log into the controller; returns the epoch → start offset
+/// of its batches.
+fn replay_log(
+    log: &PartitionLog,
+    controller: &mut QuorumController,
+) -> anyhow::Result<EpochStarts> {
     let end = log.log_end_offset();
     let mut offset = log.log_start_offset();
-    let mut last_epoch = 0;
+    let mut epochs = EpochStarts::default();
     while offset < end {
         let bytes = log.read(offset, REPLAY_READ_BYTES, end, FirstBatch::AlwaysWhole)?;
         if bytes.is_empty() {
@@ -440,19 +455,21 @@ fn replay_log(log: &PartitionLog, controller: &mut QuorumController) -> anyhow::
                             "metadata record skipped: {e}"
                         );
                     }
-                    last_epoch = b.epoch;
+                    epochs.observe(Epoch(b.epoch), Offset(b.base_offset));
                     offset = b.last_offset + 1;
                 }
                 DecodedBatch::Control {
-                    last_offset, epoch, ..
+                    base_offset,
+                    last_offset,
+                    epoch,
                 } => {
-                    last_epoch = epoch;
+                    epochs.observe(Epoch(epoch), Offset(base_offset));
                     offset = last_offset + 1;
                 }
             }
         }
     }
-    Ok(last_epoch)
+    Ok(epochs)
 }
 
 fn read_quorum_state(dir: &Path) -> anyhow::Result<ElectionState> {

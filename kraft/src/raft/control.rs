@@ -11,7 +11,7 @@ use protocol::messages::leader_change_message::Voter;
 use protocol::messages::{LeaderChangeMessage, Message};
 use protocol::records::{Batch, BatchBuilder, Compression, ControlRecordType, RecordsError};
 
-use super::{Epoch, NodeId, Offset};
+use super::{Epoch, Millis, NodeId, Offset};
 
 /// The version of LeaderChangeMessage Kafka 3.9 writes.
 pub const LEADER_CHANGE_VERSION: i16 = 0;
@@ -21,29 +21,29 @@ pub const LEADER_CHANGE_VERSION: i16 = 0;
 pub fn leader_change_batch(
     offset: Offset,
     epoch: Epoch,
-    now_ms: i64,
+    now: Millis,
     leader: NodeId,
     voters: impl IntoIterator<Item = NodeId>,
     granting: impl IntoIterator<Item = NodeId>,
 ) -> Result<Batch, RecordsError> {
-    let voter = |voter_id| Voter {
-        voter_id,
+    let voter = |voter_id: NodeId| Voter {
+        voter_id: voter_id.0,
         ..Default::default()
     };
     let message = LeaderChangeMessage {
         version: LEADER_CHANGE_VERSION,
-        leader_id: leader,
+        leader_id: leader.0,
         voters: voters.into_iter().map(voter).collect(),
         granting_voters: granting.into_iter().map(voter).collect(),
     };
     let mut value = BytesMut::with_capacity(message.encoded_size(LEADER_CHANGE_VERSION));
     message.encode(&mut value, LEADER_CHANGE_VERSION);
     let mut builder = BatchBuilder::new(Compression::None)
-        .base_offset(offset)
-        .partition_leader_epoch(epoch)
+        .base_offset(offset.0)
+        .partition_leader_epoch(epoch.0)
         .control();
     builder.append(
-        now_ms,
+        now.0,
         Some(&ControlRecordType::LeaderChange.key()),
         Some(&value),
         &[],
@@ -57,7 +57,9 @@ mod tests {
 
     #[test]
     fn leader_change_matches_the_spec_bytes() {
-        let batch = leader_change_batch(7, 3, 1_000, 1, [1], [1]).unwrap();
+        let me = NodeId(1);
+        let batch =
+            leader_change_batch(Offset(7), Epoch(3), Millis(1_000), me, [me], [me]).unwrap();
         let h = &batch.header;
         assert!(h.is_control() && !h.is_transactional());
         assert_eq!(

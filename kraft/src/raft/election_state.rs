@@ -60,8 +60,8 @@ impl ElectionState {
     /// then `data_version`, as Kafka writes it.
     pub fn to_quorum_state_json(&self, version: QuorumStateVersion) -> String {
         let mut out = String::from("{");
-        let leader = self.leader_id.unwrap_or(-1);
-        let voted = self.voted_id.unwrap_or(-1);
+        let leader = self.leader_id.map_or(-1, |id| id.0);
+        let voted = self.voted_id.map_or(-1, |id| id.0);
         match version {
             QuorumStateVersion::V0 => {
                 let _ = write!(
@@ -127,13 +127,13 @@ impl ElectionState {
                 Some(_) => Err(QuorumStateError::InvalidField { field }),
             }
         };
-        let epoch = int32("leaderEpoch")?;
+        let epoch = Epoch(int32("leaderEpoch")?);
         let leader = int32("leaderId")?;
         let voted = int32("votedId")?;
         let mut state = ElectionState {
             epoch,
-            leader_id: (leader != -1).then_some(leader),
-            voted_id: (voted != -1).then_some(voted),
+            leader_id: (leader != -1).then_some(NodeId(leader)),
+            voted_id: (voted != -1).then_some(NodeId(voted)),
             voted_directory_id: None,
             voters: BTreeSet::new(),
         };
@@ -178,7 +178,7 @@ impl ElectionState {
                                     let id = i32::try_from(*v).map_err(|_| {
                                         QuorumStateError::InvalidField { field: "voterId" }
                                     })?;
-                                    state.voters.insert(id);
+                                    state.voters.insert(NodeId(id));
                                 }
                                 None => {
                                     return Err(QuorumStateError::MissingField {
@@ -230,11 +230,11 @@ mod tests {
     #[test]
     fn writes_kafkas_exact_lines() {
         let s = ElectionState {
-            epoch: 5,
-            leader_id: Some(1),
+            epoch: Epoch(5),
+            leader_id: Some(NodeId(1)),
             voted_id: None,
             voted_directory_id: None,
-            voters: [1].into_iter().collect(),
+            voters: [NodeId(1)].into_iter().collect(),
         };
         // `docs/formats.md` §12 examples.
         assert_eq!(
@@ -243,9 +243,9 @@ mod tests {
         );
         let dir = Uuid::parse("J8aAPcfLQt2bqs1JT_rMgQ").unwrap();
         let s = ElectionState {
-            epoch: 6,
+            epoch: Epoch(6),
             leader_id: None,
-            voted_id: Some(2),
+            voted_id: Some(NodeId(2)),
             voted_directory_id: Some(dir),
             voters: BTreeSet::new(),
         };
@@ -258,11 +258,11 @@ mod tests {
     #[test]
     fn round_trips_both_versions() {
         let s = ElectionState {
-            epoch: 9,
-            leader_id: Some(3),
-            voted_id: Some(3),
+            epoch: Epoch(9),
+            leader_id: Some(NodeId(3)),
+            voted_id: Some(NodeId(3)),
             voted_directory_id: None,
-            voters: [1, 2, 3].into_iter().collect(),
+            voters: [1, 2, 3].into_iter().map(NodeId).collect(),
         };
         for v in [QuorumStateVersion::V0, QuorumStateVersion::V1] {
             let text = s.to_quorum_state_json(v);
@@ -277,7 +277,7 @@ mod tests {
         // Only the first line counts; unknown members are ignored like Jackson does.
         let text = "{\"leaderId\":1,\"leaderEpoch\":2,\"votedId\":-1,\"votedDirectoryId\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"extra\":[1],\"data_version\":1}\ngarbage";
         let (back, _) = ElectionState::from_quorum_state_json(text).unwrap();
-        assert_eq!(back.leader_id, Some(1));
+        assert_eq!(back.leader_id, Some(NodeId(1)));
         assert_eq!(back.voted_directory_id, None);
     }
 

@@ -1,0 +1,287 @@
+//! Followers and observers (KIP-595 `FollowerState`): fetch from the leader, truncate where
+//! the leader reports a `DivergingEpoch`, append what it returns, and take its high
+//! watermark as far as their own log is durable. A voter whose leader goes quiet for
+//! `fetch.timeout.ms` starts an election; an observer (not a voter) asks a random voter who
+//! leads instead. BeginQuorumEpoch and EndQuorumEpoch from a leader land here too.
+
+use protocol::records::batches;
+use protocol::ErrorCode;
+use rand::Rng;
+
+use super::message::{BeginQuorumEpochRequest, EndQuorumEpochRequest, FetchRequest, FetchResponse};
+use super::{
+    Action, Appended, BatchKind, ElectionState, Epoch, Millis, NodeId, Offset, RaftCore, RaftError,
+    RaftMessage, State, FETCH_BYTES_MAX,
+};
+
+/// A follower's (or a following observer's) volatile state.
+#[derive(Debug, Clone)]
+pub(super) struct Follower {
+    leader: NodeId,
+    /// No successful fetch until then: the leader is presumed gone.
+    fetch_deadline: Millis,
+    /// Send the next Fetch then (the one in flight went unanswered, or failed).
+    next_fetch_at: Millis,
+    /// The leader's high watermark, as last reported.
+    leader_high_watermark: Option<Offset>,
+}
+
+impl Follower {
+    pub(super) fn deadline(&self) -> Millis {
+        self.fetch_deadline.min(self.next_fetch_at)
+    }
+}
+
+impl RaftCore {
+    /// Follows `leader` in `epoch` (≥ ours), persisting what we learned.
+    pub(super) fn become_follower(
+        &mut self,
+        now: Millis,
+        epoch: Epoch,
+        leader: NodeId,
+        out: &mut Vec<Action>,
+    ) {
+        assert_ne!(leader, self.config.node_id, "a node never follows itself");
+        self.leave_role(out);
+        let election = ElectionState {
+            epoch,
+            leader_id: Some(leader),
+            // A vote in this epoch stays on record (Raft §5.2: one vote per epoch).
+            voted_id: self
+                .election
+                .voted_id
+                .filter(|_| epoch == self.election.epoch),
+            voted_directory_id: None,
+            voters: self.config.voters.clone(),
+        };
+        if election != self.election {
+            self.persist_election(election, out);
+        }
+        out.push(Action::LeaderChanged {
+            epoch,
+            leader_id: Some(leader),
+        });
+        self.state = State::Follower(Follower {
+            leader,
+            fetch_deadline: now.plus(self.config.fetch_timeout_ms),
+            next_fetch_at: now,
+            leader_high_watermark: None,
+        });
+        self.send_fetch(now, out);
+    }
+
+    /// The next Fetch from our log end. It goes only once our log is durable: its offset
+    /// acknowledges everything below it (FollowerAckDurable).
+    fn send_fetch(&mut self, now: Millis, out: &mut Vec<Action>) {
+        let request_timeout = self.config.request_timeout_ms;
+        let State::Follower(f) = &mut self.state else {
+            return;
+        };
+        f.next_fetch_at = now.plus(request_timeout);
+        out.push(Action::SendAfterPersist {
+            to: f.leader,
+            msg: RaftMessage::FetchRequest(FetchRequest {
+                replica_id: self.config.node_id,
+                current_leader_epoch: self.election.epoch,
+                fetch_offset: self.log.end,
+                last_fetched_epoch: self.log.epochs.last_epoch(),
+                max_bytes: FETCH_BYTES_MAX,
+            }),
+        });
+    }
+
+    pub(super) fn follower_tick(
+        &mut self,
+        now: Millis,
+        out: &mut Vec<Action>,
+    ) -> Result<(), RaftError> {
+        let State::Follower(f) = &self.state else {
+            return Ok(());
+        };
+        if now >= f.fetch_deadline {
+            if self.is_voter() {
+                return self.become_candidate(now, out);
+            }
+            self.become_unattached(now, self.election.epoch, out);
+        } else if now >= f.next_fetch_at {
+            self.send_fetch(now, out);
+        }
+        Ok(())
+    }
+
+    /// An observer without a leader asks a random voter; any answer names the epoch and, if
+    /// known, the leader (a voter that is not the leader says NOT_LEADER_OR_FOLLOWER).
+    pub(super) fn observer_discover(&mut self, now: Millis, out: &mut Vec<Action>) {
+        let voters: Vec<NodeId> = self.config.voters.iter().copied().collect();
+        if voters.is_empty() {
+            self.state = State::Unattached {
+                deadline: Millis::MAX,
+            };
+            return;
+        }
+        let to = voters[self.rng.gen_range(0..voters.len())];
+        out.push(Action::Send {
+            to,
+            msg: RaftMessage::FetchRequest(FetchRequest {
+                replica_id: self.config.node_id,
+                current_leader_epoch: self.election.epoch,
+                fetch_offset: self.log.end,
+                last_fetched_epoch: self.log.epochs.last_epoch(),
+                max_bytes: FETCH_BYTES_MAX,
+            }),
+        });
+        self.state = State::Unattached {
+            deadline: now.plus(self.config.request_timeout_ms),
+        };
+    }
+
+    /// The answer to our latest Fetch (the io layer drops answers to older ones, as a
+    /// request manager matching correlation ids does).
+    pub(super) fn handle_fetch_response(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        resp: FetchResponse,
+        out: &mut Vec<Action>,
+    ) {
+        if !self.observe_epoch(now, resp.leader_epoch, resp.leader_id, out)
+            || resp.leader_epoch != self.election.epoch
+        {
+            return;
+        }
+        if let State::Unattached { deadline } = &mut self.state {
+            if !self.config.voters.contains(&self.config.node_id) {
+                // An observer still looking for the leader: ask again soon.
+                *deadline = now.plus(self.config.retry_backoff_ms);
+            }
+            return;
+        }
+        let (fetch_timeout, retry_backoff) =
+            (self.config.fetch_timeout_ms, self.config.retry_backoff_ms);
+        let State::Follower(f) = &mut self.state else {
+            return;
+        };
+        if f.leader != from {
+            return;
+        }
+        if resp.error != ErrorCode::NONE {
+            f.next_fetch_at = now.plus(retry_backoff);
+            return;
+        }
+        f.fetch_deadline = now.plus(fetch_timeout);
+        if let Some(diverging) = resp.diverging_epoch {
+            // KIP-595: truncate to where the leader's copy of that epoch ends, or ours if
+            // shorter, then fetch again with the new last epoch.
+            let ours = self
+                .log
+                .epochs
+                .end_offset_for(diverging.epoch, self.log.end);
+            self.truncate(diverging.end_offset.min(ours.end_offset), out);
+            self.send_fetch(now, out);
+            return;
+        }
+        self.append_fetched(&resp, out);
+        if let State::Follower(f) = &mut self.state {
+            f.leader_high_watermark = f.leader_high_watermark.max(resp.high_watermark);
+        }
+        self.maybe_advance_follower_high_watermark(out);
+        self.send_fetch(now, out);
+    }
+
+    /// Appends the answer's batches that continue our log. Batches that do not (a late
+    /// duplicate) or that are corrupt end the append; the next Fetch asks again.
+    fn append_fetched(&mut self, resp: &FetchResponse, out: &mut Vec<Action>) {
+        for batch in batches(&resp.records) {
+            let Ok(batch) = batch else { break };
+            let h = &batch.header;
+            let epoch = Epoch(h.partition_leader_epoch);
+            if Offset(h.base_offset) != self.log.end
+                || batch.verify_crc().is_err()
+                || epoch > self.election.epoch
+                || epoch < self.log.epochs.last_epoch()
+            {
+                break;
+            }
+            let kind = if h.is_control() {
+                BatchKind::Control
+            } else {
+                BatchKind::Data
+            };
+            let at = Appended {
+                base_offset: Offset(h.base_offset),
+                last_offset: Offset(h.last_offset()),
+                epoch,
+            };
+            self.append(kind, at, batch.bytes.clone(), out);
+        }
+    }
+
+    /// A follower's high watermark: the leader's, as far as our own log is durable.
+    pub(super) fn maybe_advance_follower_high_watermark(&mut self, out: &mut Vec<Action>) {
+        let State::Follower(f) = &self.state else {
+            return;
+        };
+        if let Some(leader_hw) = f.leader_high_watermark {
+            let hw = leader_hw.min(self.log.persisted_end);
+            if hw > Offset(0) {
+                self.commit_through(hw, out);
+            }
+        }
+    }
+
+    pub(super) fn handle_begin_quorum_epoch(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        req: BeginQuorumEpochRequest,
+        out: &mut Vec<Action>,
+    ) {
+        let error = if req.leader_id != from {
+            ErrorCode::INVALID_REQUEST
+        } else if self.observe_epoch(now, req.leader_epoch, Some(req.leader_id), out) {
+            ErrorCode::NONE
+        } else {
+            ErrorCode::FENCED_LEADER_EPOCH
+        };
+        let resp = self.epoch_response(error);
+        out.push(Action::Send {
+            to: from,
+            msg: RaftMessage::BeginQuorumEpochResponse(resp),
+        });
+    }
+
+    pub(super) fn handle_end_quorum_epoch(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        req: EndQuorumEpochRequest,
+        out: &mut Vec<Action>,
+    ) {
+        let error = if self.observe_epoch(now, req.leader_epoch, None, out) {
+            ErrorCode::NONE
+        } else {
+            ErrorCode::FENCED_LEADER_EPOCH
+        };
+        let me = self.config.node_id;
+        // KIP-595: the preferred successors time out first, in their order; the others wait
+        // the longest backoff.
+        let backoff = match req.preferred_successors.iter().position(|&id| id == me) {
+            Some(rank) => self
+                .config
+                .retry_backoff_ms
+                .saturating_mul(1i64 << rank.min(20)),
+            None => self.config.election_backoff_max_ms,
+        }
+        .min(self.config.election_backoff_max_ms);
+        if let State::Follower(f) = &mut self.state {
+            if f.leader == req.leader_id && req.leader_epoch == self.election.epoch {
+                f.fetch_deadline = f.fetch_deadline.min(now.plus(backoff));
+            }
+        }
+        let resp = self.epoch_response(error);
+        out.push(Action::Send {
+            to: from,
+            msg: RaftMessage::EndQuorumEpochResponse(resp),
+        });
+    }
+}
