@@ -1,5 +1,5 @@
-//! Newtypes for the ids and units every layer passes around (CONVENTIONS §13): a node id, a
-//! Raft or leader epoch, a log offset and a time in milliseconds. Each wraps the integer the
+//! Newtypes for the ids and units every layer passes around (`docs/architecture.md` §7.13): a
+//! node id, a Raft or leader epoch, a log offset and a time in milliseconds. Each wraps the integer the
 //! Kafka wire format carries, so converting at the codec is `.0` / `T(x)`, and swapping two
 //! of them in a call stops compiling.
 
