@@ -74,7 +74,10 @@ def _hide_sibling_shared():
         text = os.fsdecode(arg)
         if not text or "\0" in text:
             return False
-        full = os.path.normpath(os.path.join(os.getcwd(), text))
+        try:
+            full = os.path.normpath(os.path.join(os.getcwd(), text))
+        except OSError:  # the working directory is gone: only absolute paths can be judged
+            full = os.path.normpath(text)
         return full == hidden or full.startswith(hidden + os.sep)
 
     def hook(event, args):

@@ -10,7 +10,9 @@ Clients, each on its own topic and consumer group, all at once (one thread each)
   kafka-python     the pure-Python client (3.x)
   confluent-kafka  the librdkafka wheel
   aiokafka         the asyncio client: it opens with ApiVersions v0 and speaks old,
-                   non-flexible request versions
+                   non-flexible request versions (0.14: Metadata v5, Produce v7, Fetch v11,
+                   FindCoordinator v1, JoinGroup v5, SyncGroup v3, OffsetCommit v3,
+                   CreateTopics v3, DeleteTopics v3)
 
 Steps per client, in order:
   bootstrap         connect, negotiate versions, Metadata lists a broker
