@@ -51,6 +51,10 @@ import threading
 import time
 import traceback
 import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kb import Deadline, seq_of, wait_for  # noqa: E402 - the helpers beside this script
 
 STEPS = ("bootstrap", "create_topic", "produce", "consume_group", "commit_resume",
          "list_topics", "describe_cluster", "delete_topic")
@@ -78,33 +82,6 @@ def check(cond, msg):
         raise StepError(msg)
 
 
-class Deadline:
-    def __init__(self, seconds: float):
-        self.end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return max(0.0, self.end - time.monotonic())
-
-    def expired(self) -> bool:
-        return time.monotonic() >= self.end
-
-
-def poll_until(cond, deadline: Deadline, what: str, interval: float = 0.2):
-    """Call `cond()` until it returns a truthy value (returned) or the deadline passes."""
-    last = None
-    while True:
-        try:
-            value = cond()
-            if value:
-                return value
-            last = value
-        except Exception as e:  # noqa: BLE001 - the condition may fail while things settle
-            last = e
-        if deadline.expired():
-            raise StepError("timed out waiting for %s; last: %r" % (what, last))
-        time.sleep(min(interval, deadline.left()))
-
-
 # ---------------------------------------------------------------------------------------------
 # records and their checks (the same for every client)
 # ---------------------------------------------------------------------------------------------
@@ -112,10 +89,6 @@ def make_records(client: str, first: int, count: int) -> list[tuple[int, bytes, 
     """[(seq, key, value)]: 23 keys, values numbered so that order can be checked."""
     return [(s, b"key-%02d" % (s % 23), b"%s:%07d" % (client.encode(), s))
             for s in range(first, first + count)]
-
-
-def seq_of(value: bytes) -> int:
-    return int(value.rsplit(b":", 1)[1])
 
 
 def check_read(records, sent, acked, start_offsets, what):
@@ -150,7 +123,8 @@ def check_read(records, sent, acked, start_offsets, what):
         wrong = [s for p, off, _, v in records for s in [seq_of(v)] if acked.get(s) != (p, off)]
         if wrong:
             raise StepError("%s: %d records not where their delivery report put them, e.g. "
-                            "seq %d acked at %s" % (what, len(wrong), wrong[0], acked.get(wrong[0])))
+                            "seq %d acked at %s"
+                            % (what, len(wrong), wrong[0], acked.get(wrong[0])))
     return "%d records in %d partitions %s" % (
         len(records), len(by_part), {p: len(v) for p, v in sorted(by_part.items())})
 
@@ -602,8 +576,9 @@ class Run:
                 return leaders is None
             return (leaders is not None and len(leaders) == self.args.partitions
                     and all(lead >= 0 for lead in leaders))
-        poll_until(state, deadline, "topic %s %s in %s's metadata" % (
-            self.topic, "with led partitions" if present else "to be gone", self.name))
+        wait_for(state, deadline.left(), "topic %s %s in %s's metadata" % (
+            self.topic, "with led partitions" if present else "to be gone", self.name),
+            interval=0.2)
 
     def step_bootstrap(self, deadline):
         self.client = CLIENT_CLASSES[self.name](self.args)

@@ -18,7 +18,7 @@ REFERENCE = re.compile(r"""\.\./shared|[/\\"']shared\b|shared/(tools|spec)""", r
 ALLOWED = {
     # where .ci/run finds the directory, to hide it and to run the optional cross-check
     ".ci/run": {
-        "SHARED_DIR=$(cd .. && pwd)/shared  # laid out beside the clone by CI: hidden from the suite",
+        "SHARED_DIR=$(cd .. && pwd)/shared  # beside the clone in CI: hidden from the suite",
     },
     # KB_HIDE_SHARED=1: the acceptance tests refuse to touch it
     "tests/acceptance/conftest.py": {
