@@ -25,7 +25,8 @@
 #   KB_VENV               virtualenv path (default <repo>/.venv)
 #   KB_PYTHON             interpreter that creates the venv (default python3)
 #   KB_CARGO_PROFILE      ci (default), release or dev, for phases 3 to 5
-#   KB_SMOKE_SCRIPT       default <repo>/../shared/tools/smoke_clients.py
+#   KB_CROSSCHECK_SMOKE   an external smoke script: when it names a file, the acceptance
+#                         tests marked `crosscheck` run it too (deselected otherwise)
 #   KB_TEST_TMP           pytest --basetemp (default <target dir>/acceptance-tmp; WIPED each run)
 #   KB_TIMEOUT_APT, KB_TIMEOUT_PIP, KB_TIMEOUT_BUILD, KB_TIMEOUT_CARGO_TEST,
 #   KB_TIMEOUT_PYTEST     per-phase limits in seconds (defaults below)
@@ -202,7 +203,7 @@ want_stamp="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1) $("$KB_PYTHON" -c \
 
 venv_ok() {
     [ -x "$VPY" ] && [ -r "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] &&
-        "$VPY" -c 'import kafka, confluent_kafka, pytest, pytest_timeout
+        "$VPY" -c 'import kafka, confluent_kafka, aiokafka, pytest, pytest_timeout
 assert kafka.__version__.startswith("3."), kafka.__version__' >/dev/null 2>&1
 }
 
@@ -222,16 +223,16 @@ else
     export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_DEFAULT_TIMEOUT=60
     run_bounded "$TIMEOUT_PIP" "$VPY" -m pip install -q -r "$REQUIREMENTS" ||
         die "pip install -r $REQUIREMENTS failed"
-    "$VPY" -c 'import kafka, confluent_kafka, pytest, pytest_timeout
+    "$VPY" -c 'import kafka, confluent_kafka, aiokafka, pytest, pytest_timeout
 assert kafka.__version__.startswith("3."), "kafka-python 3.x needed, got " + kafka.__version__' ||
         die "venv imports failed after install"
     echo "$want_stamp" > "$STAMP"
 fi
-"$VPY" -c 'import sys, kafka, confluent_kafka, pytest
-print("python %s; kafka-python %s; confluent-kafka %s (librdkafka %s); pytest %s" % (
+"$VPY" -c 'import sys, kafka, confluent_kafka, aiokafka, pytest
+print("python %s; kafka-python %s; confluent-kafka %s (librdkafka %s); aiokafka %s; pytest %s" % (
     sys.version.split()[0], kafka.__version__, confluent_kafka.version()[0]
     if isinstance(confluent_kafka.version(), tuple) else confluent_kafka.version(),
-    confluent_kafka.libversion()[0], pytest.__version__))'
+    confluent_kafka.libversion()[0], aiokafka.__version__, pytest.__version__))'
 phase_done
 
 if [ "$SETUP_ONLY" -eq 1 ]; then
@@ -297,10 +298,6 @@ fi
 # ---------------------------------------------------------------------------------------------
 if [ "$RUN_ACCEPTANCE" -eq 1 ]; then
     section "6/6 acceptance tests (pytest tests/acceptance)"
-    KB_SMOKE_SCRIPT=${KB_SMOKE_SCRIPT:-$(cd "$REPO_ROOT/.." && pwd)/shared/tools/smoke_clients.py}
-    export KB_SMOKE_SCRIPT
-    [ -r "$KB_SMOKE_SCRIPT" ] ||
-        die "smoke script $KB_SMOKE_SCRIPT not found (shared/ must sit beside the clone, or set KB_SMOKE_SCRIPT)"
     KB_TEST_TMP=${KB_TEST_TMP:-$TARGET_DIR/acceptance-tmp}
     echo "server logs and data: $KB_TEST_TMP (kept until the next run)"
     rc=0

@@ -11,7 +11,15 @@
   kb_quickstart   runs `kraftbridge quickstart --dir D` on the fixed ports 9092/9093;
                   FAILS (not skips) when those ports are taken
   kcat_bin        path of kcat (FAILS if absent: scripts/test.sh installs it)
-  smoke_script    ../shared/tools/smoke_clients.py (or KB_SMOKE_SCRIPT)
+  crosscheck_script  the external smoke script named by KB_CROSSCHECK_SMOKE
+
+Tests marked `crosscheck` run an external script that is not part of the repository. They are
+collected only when KB_CROSSCHECK_SMOKE names an existing file, and deselected otherwise, so
+a clone with nothing beside it runs every test it holds and no test is skipped for ever.
+
+With KB_HIDE_SHARED=1 (set by .ci/run when it cannot hide the directory beside the clone
+with a mount namespace) the test process refuses to open, list or execute anything in the
+`shared` directory beside the repository: a test that needs it fails.
 
 On a failing test the tail of every server log it used is added to the report.
 """
@@ -29,6 +37,62 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kb  # noqa: E402
 
 QUICKSTART_PORTS = (9092, 9093)
+CROSSCHECK_ENV = "KB_CROSSCHECK_SMOKE"
+#: The directory beside the repository that CI lays out; nothing here may need it.
+SIBLING_SHARED = kb.REPO_ROOT.parent / "shared"
+
+
+def crosscheck_path() -> Path | None:
+    """The external smoke script to cross-check with, when KB_CROSSCHECK_SMOKE names a file."""
+    value = os.environ.get(CROSSCHECK_ENV)
+    if not value or os.environ.get("KB_HIDE_SHARED") == "1":
+        return None
+    path = Path(value)
+    return path if path.is_file() else None
+
+
+def pytest_collection_modifyitems(config, items):
+    if crosscheck_path() is not None:
+        return
+    keep = [i for i in items if i.get_closest_marker("crosscheck") is None]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+
+def _hide_sibling_shared():
+    """An audit hook: opening, listing or executing a path in SIBLING_SHARED raises."""
+    hidden = str(SIBLING_SHARED.resolve())
+    watched = {"open", "os.listdir", "os.scandir", "os.chdir", "subprocess.Popen", "os.exec",
+               "os.posix_spawn"}
+
+    def inside(arg) -> bool:
+        if isinstance(arg, (list, tuple)):
+            return any(inside(a) for a in arg)
+        if not isinstance(arg, (str, bytes, os.PathLike)):
+            return False
+        text = os.fsdecode(arg)
+        if not text or "\0" in text:
+            return False
+        try:
+            full = os.path.normpath(os.path.join(os.getcwd(), text))
+        except OSError:  # the working directory is gone: only absolute paths can be judged
+            full = os.path.normpath(text)
+        return full == hidden or full.startswith(hidden + os.sep)
+
+    def hook(event, args):
+        if event in watched and any(inside(a) for a in args):
+            raise PermissionError("KB_HIDE_SHARED=1: %s of %r refused, the tests must not "
+                                  "need %s" % (event, args[:2], hidden))
+
+    sys.addaudithook(hook)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "crosscheck: runs an external smoke script named by "
+                            "KB_CROSSCHECK_SMOKE; deselected when it is unset")
+    if os.environ.get("KB_HIDE_SHARED") == "1":
+        _hide_sibling_shared()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -71,12 +135,9 @@ def kcat_bin() -> str:
 
 
 @pytest.fixture(scope="session")
-def smoke_script() -> Path:
-    path = Path(os.environ.get("KB_SMOKE_SCRIPT")
-                or kb.REPO_ROOT.parent / "shared" / "tools" / "smoke_clients.py")
-    if not path.is_file():
-        pytest.fail("smoke script %s not found (shared/ must sit beside the repository, or "
-                    "set KB_SMOKE_SCRIPT)" % path, pytrace=False)
+def crosscheck_script() -> Path:
+    path = crosscheck_path()
+    assert path is not None, "a crosscheck test was collected without %s" % CROSSCHECK_ENV
     return path
 
 

@@ -1,6 +1,6 @@
-"""Consumer groups (classic protocol) with real clients: the shared smoke script's group steps
-for kafka-python, confluent-kafka and kcat; committed offsets surviving a restart (they live in
-__consumer_offsets); the group admin APIs (list, describe, delete)."""
+"""Consumer groups (classic protocol) with real clients (the four clients' group steps are in
+test_smoke.py): committed offsets surviving a restart (they live in __consumer_offsets); the
+group admin APIs (list, describe, delete)."""
 import subprocess
 import sys
 import threading
@@ -80,24 +80,6 @@ def high_watermarks(bootstrap, topic):
                 for p in range(PARTITIONS)}
     finally:
         c.close()
-
-
-@pytest.mark.parametrize("initial_delay_ms,idempotent",
-                         [(0, True), (None, False)], ids=["delay0-idempotent", "default-delay"])
-def test_smoke_clients_all_steps(kb_servers, smoke_script, kcat_bin, initial_delay_ms,
-                                 idempotent):
-    """Every step of the shared smoke script, for all three clients; once with
-    group.initial.rebalance.delay.ms=0 and idempotent producers (`--idempotent`), once with
-    the default delay (3000 ms)."""
-    props = {} if initial_delay_ms is None else {"group.initial.rebalance.delay.ms": initial_delay_ms}
-    srv = kb_servers(props=props).start().wait_ready()
-    extra = ["--idempotent"] if idempotent else []
-    r = subprocess.run([sys.executable, str(smoke_script), "--bootstrap", srv.bootstrap,
-                        "--timeout", "240"] + extra,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       errors="replace", timeout=300)
-    print(r.stdout)
-    assert r.returncode == 0, "smoke_clients.py exited %d:\n%s" % (r.returncode, r.stdout)
 
 
 def test_committed_offsets_survive_restart(kb_servers):

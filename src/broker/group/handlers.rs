@@ -36,8 +36,10 @@ use super::offsets;
 use super::PendingCommit;
 use crate::broker::Broker;
 
-/// FindCoordinator key type of a consumer group (1 is a transactional id).
+/// FindCoordinator key type of a consumer group.
 const KEY_TYPE_GROUP: i8 = 0;
+/// FindCoordinator key type of a transactional id.
+const KEY_TYPE_TRANSACTION: i8 = 1;
 
 /// Who sent a request: the header's client id and the peer address (Kafka's
 /// `RequestContext.clientId`/`clientAddress`), kept in a member for DescribeGroups.
@@ -63,11 +65,16 @@ impl Broker {
         req: FindCoordinatorRequest,
         version: i16,
     ) -> FindCoordinatorResponse {
-        let error = if req.key_type != KEY_TYPE_GROUP {
-            // Transactions are not implemented: no transaction coordinator anywhere.
-            Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
-        } else {
-            self.ensure_group_coordinator().await
+        let error = match req.key_type {
+            KEY_TYPE_GROUP => self.ensure_group_coordinator().await,
+            // Transactions are not implemented yet. A retriable error here (say
+            // COORDINATOR_NOT_AVAILABLE) keeps a transactional client looking for a coordinator
+            // until its timeout; this error is fatal to every client at once, and is what Kafka
+            // answers a client that may not use the transactional id. InitProducerId refuses
+            // transactional ids the same way.
+            KEY_TYPE_TRANSACTION => Err(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+            // Kafka's `CoordinatorType.forId` rejects an unknown type as an invalid request.
+            _ => Err(ErrorCode::INVALID_REQUEST),
         };
         let (node_id, host, port) = match error {
             Ok(()) => (
@@ -720,5 +727,63 @@ impl Broker {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::messages::{ApiKey, FindCoordinatorRequest, FindCoordinatorResponse};
+    use protocol::ErrorCode;
+
+    use crate::broker::test_broker::TestBroker;
+
+    /// Transactional ids get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a fatal error for every
+    /// client, per key in the batched form (v4+) and in the single form (v1–3); an unknown
+    /// key type is an invalid request.
+    #[tokio::test]
+    async fn find_coordinator_refuses_transactional_ids() {
+        let broker = TestBroker::new(&[]);
+        let batched = FindCoordinatorRequest {
+            key_type: 1,
+            coordinator_keys: vec!["txn-a".into(), "txn-b".into()],
+            ..Default::default()
+        };
+        let r: FindCoordinatorResponse = broker.call(ApiKey::FindCoordinator, 4, &batched).await;
+        let keys: Vec<_> = r.coordinators.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["txn-a", "txn-b"]);
+        for c in &r.coordinators {
+            assert_eq!(
+                ErrorCode(c.error_code),
+                ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+            );
+            assert_eq!((c.node_id, c.port), (-1, -1));
+        }
+
+        for version in 1..=3 {
+            let single = FindCoordinatorRequest {
+                key: "txn-a".into(),
+                key_type: 1,
+                ..Default::default()
+            };
+            let r: FindCoordinatorResponse =
+                broker.call(ApiKey::FindCoordinator, version, &single).await;
+            assert_eq!(
+                ErrorCode(r.error_code),
+                ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                "v{version}"
+            );
+            assert_eq!((r.node_id, r.port), (-1, -1), "v{version}");
+        }
+
+        let unknown = FindCoordinatorRequest {
+            key_type: 7,
+            coordinator_keys: vec!["x".into()],
+            ..Default::default()
+        };
+        let r: FindCoordinatorResponse = broker.call(ApiKey::FindCoordinator, 4, &unknown).await;
+        assert_eq!(
+            ErrorCode(r.coordinators[0].error_code),
+            ErrorCode::INVALID_REQUEST
+        );
     }
 }
