@@ -65,6 +65,12 @@ pub(crate) struct BrokerSettings {
     pub(crate) socket_request_max_bytes: usize,
     pub(crate) message_max_bytes: usize,
     pub(crate) auto_create_topics: bool,
+    /// `delete.topic.enable`: false refuses every DeleteTopics.
+    pub(crate) delete_topic_enable: bool,
+    /// `fetch.max.bytes`: the most a Fetch response carries, whatever the client asks.
+    pub(crate) fetch_max_bytes: usize,
+    /// `offset.metadata.max.bytes`: the longest metadata string an OffsetCommit may store.
+    pub(crate) offset_metadata_max_bytes: usize,
     /// Broker configs as DescribeConfigs shows them: (name, value, is_default).
     pub(crate) broker_configs: Vec<(String, Option<String>, bool)>,
 }
@@ -109,6 +115,9 @@ impl Broker {
                 socket_request_max_bytes: config.socket_request_max_bytes.max(0) as usize,
                 message_max_bytes: config.message_max_bytes.max(0) as usize,
                 auto_create_topics: config.auto_create_topics_enable,
+                delete_topic_enable: config.delete_topic_enable,
+                fetch_max_bytes: config.fetch_max_bytes.max(0) as usize,
+                offset_metadata_max_bytes: config.offset_metadata_max_bytes.max(0) as usize,
                 broker_configs: config
                     .broker_config_entries()
                     .into_iter()

@@ -7,19 +7,22 @@
 //!
 //! - an invalid value stops start-up with an error naming the key, the value and the reason;
 //! - unknown keys come back as [`ConfigWarning`]s for the caller to log one by one;
-//! - Kafka keys that we accept but do not act on (TLS, SASL, metrics, ...) are listed in
-//!   `keys::IGNORED_KEYS` and produce no warning;
+//! - Kafka keys that we accept but do not act on (the quorum's timers, replication, TLS, SASL,
+//!   metrics, ...) come back in [`LoadedConfig::without_effect`], one line each for start-up
+//!   to log: "`<key>`: accepted, has no effect in kraftbridge yet";
 //! - SSL/SASL listeners are recognised and rejected as unsupported (PLAINTEXT only for now).
+//!
+//! **Every key does what Kafka's does, or says it doesn't.** A key in the table is either
+//! implemented — its value lands in a [`ServerConfig`] field that the server reads — or on
+//! `keys::NO_EFFECT_KEYS` / `keys::IGNORED_KEYS` and logged when set. The test
+//! `every_key_is_read_or_says_it_is_not` enforces this against the source tree, and
+//! `docs/operations.md` lists both kinds (generated from the table; the same test checks it).
 //!
 //! The key table lives in `config/keys.rs`, address parsing in `config/listener.rs`, and the
 //! commented quickstart file in `config/quickstart.rs`.
 
-// Until main.rs wires the CLI and the server, most of this module is only reached from tests.
-#![allow(
-    dead_code,
-    reason = "wired by main.rs (lead); remove once every item has a caller"
-)]
-
+#[cfg(test)]
+mod key_coverage;
 mod keys;
 mod listener;
 pub(crate) mod quickstart;
@@ -32,7 +35,7 @@ use std::path::{Path, PathBuf};
 use storage::meta_properties::java_properties;
 
 use keys::{ConfigKey, ConfigType, Validator};
-pub(crate) use listener::{HostPort, Listener, QuorumVoter, SecurityProtocol};
+pub(crate) use listener::{Listener, QuorumVoter, SecurityProtocol};
 
 /// Largest `server.properties` we read. Kafka's own file is about 6 KiB.
 pub(crate) const SERVER_PROPERTIES_BYTES_MAX: u64 = 4 * 1024 * 1024;
@@ -166,17 +169,6 @@ pub(crate) enum TimestampType {
     LogAppendTime,
 }
 
-/// `compression.type` at broker level; `Producer` keeps what the producer sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CompressionType {
-    Producer,
-    Uncompressed,
-    Gzip,
-    Snappy,
-    Lz4,
-    Zstd,
-}
-
 /// A validated broker/controller configuration.
 ///
 /// Fields hold effective values: precedence rules (`log.retention.ms` over `.minutes` over
@@ -193,31 +185,12 @@ pub(crate) struct ServerConfig {
     /// `node.id` (alias `broker.id`); always >= 0 in KRaft mode.
     pub(crate) node_id: i32,
     pub(crate) broker_rack: Option<String>,
-    pub(crate) zookeeper_connect: Option<String>,
-    pub(crate) zookeeper_session_timeout_ms: i32,
-    pub(crate) zookeeper_metadata_migration_enable: bool,
-    /// `inter.broker.protocol.version` if set (Kafka uses it as the bootstrap
-    /// `metadata.version` when formatting).
-    pub(crate) inter_broker_protocol_version: Option<String>,
 
     // --- KRaft quorum (KIP-595) ---
     pub(crate) controller_quorum_voters: Vec<QuorumVoter>,
-    pub(crate) controller_quorum_bootstrap_servers: Vec<HostPort>,
-    pub(crate) controller_quorum_election_timeout_ms: i32,
-    pub(crate) controller_quorum_fetch_timeout_ms: i32,
-    pub(crate) controller_quorum_election_backoff_max_ms: i32,
-    pub(crate) controller_quorum_linger_ms: i32,
-    pub(crate) controller_quorum_request_timeout_ms: i32,
-    pub(crate) controller_quorum_retry_backoff_ms: i32,
-    pub(crate) broker_heartbeat_interval_ms: i32,
     pub(crate) broker_session_timeout_ms: i32,
-    pub(crate) initial_broker_registration_timeout_ms: i32,
     pub(crate) metadata_log_segment_bytes: i32,
     pub(crate) metadata_log_segment_ms: i64,
-    pub(crate) metadata_max_retention_bytes: i64,
-    pub(crate) metadata_max_retention_ms: i64,
-    pub(crate) metadata_log_max_record_bytes_between_snapshots: i64,
-    pub(crate) metadata_max_idle_interval_ms: i32,
 
     // --- Listeners ---
     /// Everything this process binds, controller listeners included.
@@ -225,27 +198,13 @@ pub(crate) struct ServerConfig {
     /// What a broker advertises to clients: `advertised.listeners` (or `listeners` when unset)
     /// without the controller listeners. Empty on a controller-only node.
     pub(crate) advertised_listeners: Vec<Listener>,
-    /// The entries of `listeners` named in `controller.listener.names`.
-    pub(crate) controller_listeners: Vec<Listener>,
-    /// The effective map, including the implicit `<controller>:PLAINTEXT` entries Kafka adds
-    /// in KRaft mode when the map is not set explicitly.
-    pub(crate) listener_security_protocol_map: BTreeMap<String, SecurityProtocol>,
     pub(crate) controller_listener_names: Vec<String>,
-    /// `inter.broker.listener.name`, or the listener named after
-    /// `security.inter.broker.protocol` when unset.
-    pub(crate) inter_broker_listener_name: String,
     pub(crate) socket_request_max_bytes: i32,
     pub(crate) max_connections: i32,
-    pub(crate) max_connections_per_ip: i32,
     /// A connection that sends nothing for this long is closed; negative: never (Kafka).
     pub(crate) connections_max_idle_ms: i64,
     /// How long shutdown waits for connections to answer the requests they are handling.
     pub(crate) request_timeout_ms: i32,
-    /// Accepted for compatibility; the async runtime sizes itself.
-    pub(crate) num_network_threads: i32,
-    /// Accepted for compatibility; the async runtime sizes itself.
-    pub(crate) num_io_threads: i32,
-    pub(crate) queued_max_requests: i32,
 
     // --- Log ---
     pub(crate) log_dirs: Vec<PathBuf>,
@@ -255,17 +214,13 @@ pub(crate) struct ServerConfig {
     pub(crate) default_replication_factor: i32,
     pub(crate) auto_create_topics_enable: bool,
     pub(crate) delete_topic_enable: bool,
-    pub(crate) min_insync_replicas: i32,
-    pub(crate) unclean_leader_election_enable: bool,
     pub(crate) log_segment_bytes: i32,
     pub(crate) log_roll_ms: i64,
-    pub(crate) log_roll_jitter_ms: i64,
     /// -1 means unlimited.
     pub(crate) log_retention_ms: i64,
     /// -1 means unlimited.
     pub(crate) log_retention_bytes: i64,
     pub(crate) log_retention_check_interval_ms: i64,
-    pub(crate) log_segment_delete_delay_ms: i64,
     pub(crate) log_cleanup_policy: BTreeSet<CleanupPolicy>,
     pub(crate) log_cleaner_enable: bool,
     pub(crate) log_cleaner_backoff_ms: i64,
@@ -278,17 +233,8 @@ pub(crate) struct ServerConfig {
     pub(crate) log_flush_interval_ms: i64,
     pub(crate) log_index_interval_bytes: i32,
     pub(crate) log_index_size_max_bytes: i32,
-    pub(crate) log_preallocate: bool,
     pub(crate) log_message_timestamp_type: TimestampType,
-    pub(crate) compression_type: CompressionType,
     pub(crate) message_max_bytes: i32,
-
-    // --- Replication ---
-    pub(crate) replica_lag_time_max_ms: i64,
-    pub(crate) replica_fetch_max_bytes: i32,
-    pub(crate) replica_fetch_wait_max_ms: i32,
-    pub(crate) replica_fetch_min_bytes: i32,
-    pub(crate) num_replica_fetchers: i32,
     pub(crate) fetch_max_bytes: i32,
 
     // --- Group coordinator, offsets, transactions ---
@@ -302,14 +248,8 @@ pub(crate) struct ServerConfig {
     pub(crate) offsets_retention_minutes: i32,
     pub(crate) offsets_retention_check_interval_ms: i64,
     pub(crate) offset_metadata_max_bytes: i32,
-    pub(crate) transaction_state_log_replication_factor: i16,
-    pub(crate) transaction_state_log_min_isr: i32,
-    pub(crate) transaction_state_log_num_partitions: i32,
-    pub(crate) transaction_state_log_segment_bytes: i32,
-    pub(crate) transactional_id_expiration_ms: i32,
     pub(crate) producer_id_expiration_ms: i32,
     pub(crate) producer_id_expiration_check_interval_ms: i32,
-    pub(crate) transaction_max_timeout_ms: i32,
 
     /// The supplied key/value pairs (trimmed; `node.id`/`broker.id` mirrored), for
     /// DescribeConfigs.
@@ -322,8 +262,9 @@ pub(crate) struct LoadedConfig {
     pub(crate) config: ServerConfig,
     /// Unknown keys and other non-fatal findings, one log line each.
     pub(crate) warnings: Vec<ConfigWarning>,
-    /// Kafka keys present in the input that kraftbridge accepts and ignores (debug logging).
-    pub(crate) ignored_keys: Vec<String>,
+    /// One line per key that is set but has no effect in kraftbridge (`keys::NO_EFFECT_KEYS`,
+    /// `keys::IGNORED_KEYS`), for start-up to log. Storage commands do not print these.
+    pub(crate) without_effect: Vec<ConfigWarning>,
 }
 
 /// One row of the broker's DescribeConfigs view.
@@ -373,6 +314,7 @@ impl ServerConfig {
     }
 
     /// Parse properties text (no file), apply overrides and validate.
+    #[cfg(test)]
     pub(crate) fn parse(text: &str, overrides: &[String]) -> Result<LoadedConfig, ConfigError> {
         Self::parse_with_path(text, overrides, None)
     }
@@ -413,17 +355,23 @@ impl ServerConfig {
         mut warnings: Vec<ConfigWarning>,
     ) -> Result<LoadedConfig, ConfigError> {
         // Pass 1: every known key must have a well-typed value; classify the rest.
-        let mut ignored_keys = Vec::new();
+        let mut without_effect = Vec::new();
         for (k, v) in &originals {
             match keys::lookup(k) {
                 Some(def) => {
                     check_value(def, v).map_err(|reason| invalid(k, v, reason))?;
                 }
-                None if keys::is_ignored(k) => ignored_keys.push(k.clone()),
+                None if keys::is_ignored(k) => {}
                 None => warnings.push(ConfigWarning {
                     key: k.clone(),
                     message: format!("ignoring unknown configuration key '{k}'"),
                 }),
+            }
+            if keys::has_no_effect(k) {
+                without_effect.push(ConfigWarning {
+                    key: k.clone(),
+                    message: keys::no_effect_message(k),
+                });
             }
         }
         mirror_node_id_and_broker_id(&mut originals)?;
@@ -438,7 +386,7 @@ impl ServerConfig {
                 ..config
             },
             warnings,
-            ignored_keys,
+            without_effect,
         })
     }
 
@@ -793,6 +741,7 @@ fn build(v: &Values<'_>, warnings: &mut Vec<ConfigWarning>) -> Result<ServerConf
             "must be at least 1",
         ));
     }
+    // Validated as Kafka does; segments roll without jitter (`keys::NO_EFFECT_KEYS`).
     let log_roll_jitter_ms = millis_or_hours(v, "log.roll.jitter.ms", "log.roll.jitter.hours")?;
     if log_roll_jitter_ms < 0 {
         return Err(invalid(
@@ -849,11 +798,6 @@ fn build(v: &Values<'_>, warnings: &mut Vec<ConfigWarning>) -> Result<ServerConf
     } else {
         Vec::new()
     };
-    let controller_listeners: Vec<Listener> = listeners
-        .iter()
-        .filter(|l| is_controller_name(l))
-        .cloned()
-        .collect();
     let inter_broker_listener_name = inter_broker_listener(v, &protocol_map)?;
 
     // --- Quorum ---
@@ -936,72 +880,34 @@ fn build(v: &Values<'_>, warnings: &mut Vec<ConfigWarning>) -> Result<ServerConf
         "LogAppendTime" => TimestampType::LogAppendTime,
         _ => TimestampType::CreateTime,
     };
-    let compression_type = match v.string("compression.type")?.as_str() {
-        "uncompressed" => CompressionType::Uncompressed,
-        "gzip" => CompressionType::Gzip,
-        "snappy" => CompressionType::Snappy,
-        "lz4" => CompressionType::Lz4,
-        "zstd" => CompressionType::Zstd,
-        _ => CompressionType::Producer,
-    };
 
     Ok(ServerConfig {
         config_path: None,
         process_roles,
         node_id,
         broker_rack: v.opt_string("broker.rack")?,
-        zookeeper_connect,
-        zookeeper_session_timeout_ms: v.int("zookeeper.session.timeout.ms")?,
-        zookeeper_metadata_migration_enable: v.bool("zookeeper.metadata.migration.enable")?,
-        inter_broker_protocol_version: v.opt_string("inter.broker.protocol.version")?,
         controller_quorum_voters,
-        controller_quorum_bootstrap_servers,
-        controller_quorum_election_timeout_ms: v.int("controller.quorum.election.timeout.ms")?,
-        controller_quorum_fetch_timeout_ms: v.int("controller.quorum.fetch.timeout.ms")?,
-        controller_quorum_election_backoff_max_ms: v
-            .int("controller.quorum.election.backoff.max.ms")?,
-        controller_quorum_linger_ms: v.int("controller.quorum.linger.ms")?,
-        controller_quorum_request_timeout_ms: v.int("controller.quorum.request.timeout.ms")?,
-        controller_quorum_retry_backoff_ms: v.int("controller.quorum.retry.backoff.ms")?,
-        broker_heartbeat_interval_ms: v.int("broker.heartbeat.interval.ms")?,
         broker_session_timeout_ms: v.int("broker.session.timeout.ms")?,
-        initial_broker_registration_timeout_ms: v.int("initial.broker.registration.timeout.ms")?,
         metadata_log_segment_bytes: v.int("metadata.log.segment.bytes")?,
         metadata_log_segment_ms: v.long("metadata.log.segment.ms")?,
-        metadata_max_retention_bytes: v.long("metadata.max.retention.bytes")?,
-        metadata_max_retention_ms: v.long("metadata.max.retention.ms")?,
-        metadata_log_max_record_bytes_between_snapshots: v
-            .long("metadata.log.max.record.bytes.between.snapshots")?,
-        metadata_max_idle_interval_ms: v.int("metadata.max.idle.interval.ms")?,
         listeners,
         advertised_listeners,
-        controller_listeners,
-        listener_security_protocol_map: protocol_map,
         controller_listener_names,
-        inter_broker_listener_name,
         socket_request_max_bytes: v.int("socket.request.max.bytes")?,
         max_connections: v.int("max.connections")?,
-        max_connections_per_ip: v.int("max.connections.per.ip")?,
         connections_max_idle_ms: v.long("connections.max.idle.ms")?,
         request_timeout_ms: v.int("request.timeout.ms")?,
-        num_network_threads: v.int("num.network.threads")?,
-        num_io_threads: v.int("num.io.threads")?,
-        queued_max_requests: v.int("queued.max.requests")?,
         log_dirs,
         metadata_log_dir,
         num_partitions: v.int("num.partitions")?,
         default_replication_factor: v.int("default.replication.factor")?,
         auto_create_topics_enable: v.bool("auto.create.topics.enable")?,
         delete_topic_enable: v.bool("delete.topic.enable")?,
-        min_insync_replicas: v.int("min.insync.replicas")?,
-        unclean_leader_election_enable: v.bool("unclean.leader.election.enable")?,
         log_segment_bytes: v.int("log.segment.bytes")?,
         log_roll_ms,
-        log_roll_jitter_ms,
         log_retention_ms,
         log_retention_bytes: v.long("log.retention.bytes")?,
         log_retention_check_interval_ms: v.long("log.retention.check.interval.ms")?,
-        log_segment_delete_delay_ms: v.long("log.segment.delete.delay.ms")?,
         log_cleanup_policy,
         log_cleaner_enable: v.bool("log.cleaner.enable")?,
         log_cleaner_backoff_ms: v.long("log.cleaner.backoff.ms")?,
@@ -1013,15 +919,8 @@ fn build(v: &Values<'_>, warnings: &mut Vec<ConfigWarning>) -> Result<ServerConf
         log_flush_interval_ms,
         log_index_interval_bytes: v.int("log.index.interval.bytes")?,
         log_index_size_max_bytes: v.int("log.index.size.max.bytes")?,
-        log_preallocate: v.bool("log.preallocate")?,
         log_message_timestamp_type,
-        compression_type,
         message_max_bytes: v.int("message.max.bytes")?,
-        replica_lag_time_max_ms: v.long("replica.lag.time.max.ms")?,
-        replica_fetch_max_bytes: v.int("replica.fetch.max.bytes")?,
-        replica_fetch_wait_max_ms: v.int("replica.fetch.wait.max.ms")?,
-        replica_fetch_min_bytes: v.int("replica.fetch.min.bytes")?,
-        num_replica_fetchers: v.int("num.replica.fetchers")?,
         fetch_max_bytes: v.int("fetch.max.bytes")?,
         group_initial_rebalance_delay_ms: v.int("group.initial.rebalance.delay.ms")?,
         group_min_session_timeout_ms: v.int("group.min.session.timeout.ms")?,
@@ -1033,16 +932,9 @@ fn build(v: &Values<'_>, warnings: &mut Vec<ConfigWarning>) -> Result<ServerConf
         offsets_retention_minutes: v.int("offsets.retention.minutes")?,
         offsets_retention_check_interval_ms: v.long("offsets.retention.check.interval.ms")?,
         offset_metadata_max_bytes: v.int("offset.metadata.max.bytes")?,
-        transaction_state_log_replication_factor: v
-            .short("transaction.state.log.replication.factor")?,
-        transaction_state_log_min_isr: v.int("transaction.state.log.min.isr")?,
-        transaction_state_log_num_partitions: v.int("transaction.state.log.num.partitions")?,
-        transaction_state_log_segment_bytes: v.int("transaction.state.log.segment.bytes")?,
-        transactional_id_expiration_ms: v.int("transactional.id.expiration.ms")?,
         producer_id_expiration_ms: v.int("producer.id.expiration.ms")?,
         producer_id_expiration_check_interval_ms: v
             .int("producer.id.expiration.check.interval.ms")?,
-        transaction_max_timeout_ms: v.int("transaction.max.timeout.ms")?,
         originals: BTreeMap::new(),
     })
 }
@@ -1358,8 +1250,6 @@ log.dirs=/tmp/kb/data
         assert_eq!(c.listeners.len(), 2);
         assert_eq!(c.advertised_listeners.len(), 1);
         assert_eq!(c.advertised_listeners[0].name, "PLAINTEXT");
-        assert_eq!(c.controller_listeners[0].port, 9093);
-        assert_eq!(c.inter_broker_listener_name, "PLAINTEXT");
         assert_eq!(c.log_dirs, vec![PathBuf::from("/tmp/kb/data")]);
         assert_eq!(c.metadata_log_dir, PathBuf::from("/tmp/kb/data"));
         // Kafka's defaults.
@@ -1378,19 +1268,17 @@ log.dirs=/tmp/kb/data
         assert_eq!(c.socket_request_max_bytes, 104_857_600);
         assert_eq!(c.offsets_topic_replication_factor, 3);
         assert_eq!(c.offsets_topic_num_partitions, 50);
-        assert_eq!(c.transaction_state_log_replication_factor, 3);
-        assert_eq!(c.transaction_state_log_min_isr, 2);
         assert_eq!(c.group_initial_rebalance_delay_ms, 3000);
-        assert_eq!(c.num_network_threads, 3);
-        assert_eq!(c.num_io_threads, 8);
         assert_eq!(c.max_connections, i32::MAX);
         assert_eq!(
             c.log_cleanup_policy,
             BTreeSet::from([CleanupPolicy::Delete])
         );
         assert_eq!(c.log_message_timestamp_type, TimestampType::CreateTime);
-        assert_eq!(c.compression_type, CompressionType::Producer);
-        assert_eq!(c.zookeeper_connect, None);
+        assert!(c.delete_topic_enable);
+        assert_eq!(c.log_retention_check_interval_ms, 300_000);
+        assert_eq!(c.fetch_max_bytes, 57_671_680);
+        assert_eq!(c.offset_metadata_max_bytes, 4096);
     }
 
     #[test]
@@ -1482,25 +1370,50 @@ log.dirs=/tmp/kb/data
     }
 
     #[test]
-    fn unknown_keys_warn_by_name_and_ignored_kafka_keys_do_not() {
+    fn unknown_keys_warn_by_name_and_keys_without_effect_say_so() {
         let loaded = load(&with(
             "foo.bar=1\nssl.keystore.location=/x\nsocket.send.buffer.bytes=102400\n\
              listener.name.controller.sasl.enabled.mechanisms=PLAIN\nauthorizer.class.name=\n\
-             num.partitons=3",
+             num.partitons=3\ncontroller.quorum.linger.ms=5",
         ));
         let keys: Vec<&str> = loaded.warnings.iter().map(|w| w.key.as_str()).collect();
-        assert_eq!(keys, vec!["foo.bar", "num.partitons"]);
+        // `controller.quorum.linger.ms` is not a Kafka key (Kafka's is
+        // `controller.quorum.append.linger.ms`).
         assert_eq!(
-            loaded.warnings[0].to_string(),
-            "ignoring unknown configuration key 'foo.bar'"
+            keys,
+            vec!["controller.quorum.linger.ms", "foo.bar", "num.partitons"]
         );
         assert_eq!(
-            loaded.ignored_keys,
+            loaded.warnings[1].to_string(),
+            "ignoring unknown configuration key 'foo.bar'"
+        );
+        // One line per key set that does nothing: typed ones (socket.send.buffer.bytes, and
+        // COMBINED's inter.broker.listener.name) and untyped ones alike.
+        let keys: Vec<&str> = loaded
+            .without_effect
+            .iter()
+            .map(|w| w.key.as_str())
+            .collect();
+        assert_eq!(
+            keys,
             vec![
                 "authorizer.class.name",
+                "inter.broker.listener.name",
                 "listener.name.controller.sasl.enabled.mechanisms",
+                "socket.send.buffer.bytes",
                 "ssl.keystore.location"
             ]
+        );
+        assert_eq!(
+            loaded.without_effect[3].to_string(),
+            "socket.send.buffer.bytes: accepted, has no effect in kraftbridge yet"
+        );
+        // Not set, not logged: Kafka's defaults of no-effect keys say nothing.
+        let loaded = load(&without(&["inter.broker.listener.name"]));
+        assert!(
+            loaded.without_effect.is_empty(),
+            "{:?}",
+            loaded.without_effect
         );
     }
 
@@ -1642,12 +1555,7 @@ controller.listener.names=CONTROLLER
         let c = load(BROKER_ONLY).config;
         assert!(c.is_broker() && !c.is_controller());
         assert_eq!(c.listeners[0].host, None);
-        // Kafka's implicit CONTROLLER:PLAINTEXT mapping.
-        assert_eq!(
-            c.listener_security_protocol_map.get("CONTROLLER"),
-            Some(&SecurityProtocol::Plaintext)
-        );
-        assert!(c.controller_listeners.is_empty());
+        // Loads without an explicit map: Kafka's implicit CONTROLLER:PLAINTEXT mapping.
         assert_eq!(
             load_err(&format!(
                 "{BROKER_ONLY}listeners=PLAINTEXT://:9092,CONTROLLER://:9093\n"
@@ -1681,7 +1589,7 @@ controller.listener.names=CONTROLLER
                     controller.listener.names=CONTROLLER\n";
         let c = load(text).config;
         assert!(c.advertised_listeners.is_empty());
-        assert_eq!(c.controller_listeners.len(), 1);
+        assert_eq!(c.listeners.len(), 1);
         assert!(load_err(&format!(
             "{text}listeners=CONTROLLER://c1:9093,PLAINTEXT://:9092\n"
         ))
@@ -1747,7 +1655,6 @@ controller.listener.names=CONTROLLER
             .config;
         assert!(!c.is_kraft());
         assert!(c.is_broker());
-        assert_eq!(c.zookeeper_connect.as_deref(), Some("zk:2181/kafka"));
         assert_eq!(c.node_id, 0);
         assert!(load_err("listeners=PLAINTEXT://:9092\n").starts_with("missing zookeeper.connect"));
     }

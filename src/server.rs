@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tokio::net::TcpListener;
@@ -67,7 +68,7 @@ pub(crate) fn run_from_file(path: &Path, overrides: &[String]) -> anyhow::Result
 fn run(loaded: LoadedConfig, _locks: Vec<DirLock>) -> anyhow::Result<()> {
     init_logging();
     raise_open_files_limit();
-    for w in &loaded.warnings {
+    for w in loaded.warnings.iter().chain(&loaded.without_effect) {
         tracing::warn!("{w}");
     }
     let config = loaded.config;
@@ -204,6 +205,7 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
     crate::broker::group::start(broker.clone(), shutdown_rx.clone());
     let housekeeping = tokio::spawn(crate::broker::replica_manager::housekeeping(
         replicas.clone(),
+        Duration::from_millis(config.log_retention_check_interval_ms.max(1) as u64),
         shutdown_rx.clone(),
     ));
     let log_cleaner = crate::broker::log_cleaner::start(

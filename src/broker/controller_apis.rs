@@ -2,10 +2,12 @@
 //! which answers after the resulting records are committed to the metadata log, so a client
 //! that sees success then finds the topic in Metadata.
 
+use protocol::messages::delete_topics_response::DeletableTopicResult;
 use protocol::messages::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
     DeleteTopicsRequest, DeleteTopicsResponse,
 };
+use protocol::ErrorCode;
 
 use super::Broker;
 
@@ -54,6 +56,9 @@ impl Broker {
                 )
                 .collect();
         }
+        if !self.settings.delete_topic_enable {
+            return deletion_disabled(&req, version);
+        }
         self.controller.call(req).await
     }
 
@@ -62,5 +67,95 @@ impl Broker {
         req: CreatePartitionsRequest,
     ) -> CreatePartitionsResponse {
         self.controller.call(req).await
+    }
+}
+
+/// `delete.topic.enable=false`: every topic of the request fails, untouched. Kafka's
+/// `ControllerApis.deleteTopics` throws before looking at the topics — TOPIC_DELETION_DISABLED,
+/// or INVALID_REQUEST for v0-2, which predate that code — and `DeleteTopicsRequest
+/// .getErrorResponse` answers each topic as given (name, id) with the code and no message.
+fn deletion_disabled(req: &DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+    let code = if version < 3 {
+        ErrorCode::INVALID_REQUEST
+    } else {
+        ErrorCode::TOPIC_DELETION_DISABLED
+    };
+    DeleteTopicsResponse {
+        responses: req
+            .topics
+            .iter()
+            .map(|t| DeletableTopicResult {
+                name: t.name.clone(),
+                topic_id: t.topic_id,
+                error_code: code.code(),
+                error_message: None,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::messages::delete_topics_request::DeleteTopicState;
+    use protocol::messages::{ApiKey, DeleteTopicsRequest, DeleteTopicsResponse};
+    use protocol::{ErrorCode, Uuid};
+
+    use crate::broker::test_broker::TestBroker;
+
+    /// `delete.topic.enable=false` refuses every topic, by name (v0-5 and v6) and by id (v6),
+    /// without reaching the controller (the test broker has none).
+    #[tokio::test]
+    async fn delete_topic_enable_false_refuses_every_topic() {
+        let b = TestBroker::new(&["delete.topic.enable=false"]);
+        let id = Uuid([7; 16]);
+        for version in [1, 2, 3, 5, 6] {
+            let req = if version < 6 {
+                DeleteTopicsRequest {
+                    topic_names: vec!["a".into(), "b".into()],
+                    timeout_ms: 1000,
+                    ..Default::default()
+                }
+            } else {
+                DeleteTopicsRequest {
+                    topics: vec![
+                        DeleteTopicState {
+                            name: Some("a".into()),
+                            topic_id: Uuid::ZERO,
+                        },
+                        DeleteTopicState {
+                            name: None,
+                            topic_id: id,
+                        },
+                    ],
+                    timeout_ms: 1000,
+                    ..Default::default()
+                }
+            };
+            let resp: DeleteTopicsResponse = b.call(ApiKey::DeleteTopics, version, &req).await;
+            let expected = if version < 3 {
+                ErrorCode::INVALID_REQUEST
+            } else {
+                ErrorCode::TOPIC_DELETION_DISABLED
+            };
+            let got: Vec<(Option<String>, i16)> = resp
+                .responses
+                .iter()
+                .map(|r| (r.name.clone(), r.error_code))
+                .collect();
+            let second = if version < 6 { Some("b".into()) } else { None };
+            assert_eq!(
+                got,
+                vec![
+                    (Some("a".into()), expected.code()),
+                    (second, expected.code())
+                ],
+                "v{version}"
+            );
+            if version >= 6 {
+                assert_eq!(resp.responses[1].topic_id, id);
+            }
+            assert!(resp.responses.iter().all(|r| r.error_message.is_none()));
+        }
     }
 }

@@ -68,10 +68,12 @@ impl Broker {
             .filter_map(|(_, r, _)| r.as_ref().ok().cloned())
             .collect();
         let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(FETCH_WAIT_MAX);
-        let max_bytes = req.max_bytes.max(0) as usize;
+        // Kafka bounds a consumer's response by `fetch.max.bytes` too, and `min_bytes` by that.
+        let max_bytes = (req.max_bytes.max(0) as usize).min(self.settings.fetch_max_bytes);
+        let min_bytes = (req.min_bytes.max(0) as usize).min(max_bytes);
         let mut outcomes = self
             .replicas
-            .read_with_wait(reads, max_bytes, req.min_bytes.max(0) as usize, wait)
+            .read_with_wait(reads, max_bytes, min_bytes, wait)
             .await
             .into_iter();
 

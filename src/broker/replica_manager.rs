@@ -42,8 +42,6 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 /// takes long enough (about a millisecond per MiB here) that holding a network thread for it
 /// costs more than the hop to the blocking pool.
 const INLINE_APPEND_BYTES_MAX: usize = 64 * 1024;
-/// Kafka's `log.retention.check.interval.ms` default.
-const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Milliseconds since the epoch: log timestamps and time-based roll and retention.
 pub(crate) fn now_ms() -> i64 {
@@ -876,9 +874,11 @@ impl Closing {
     }
 }
 
-/// Periodic log maintenance until shutdown: flush policy, retention, recovery checkpoints.
+/// Periodic log maintenance until shutdown: flush policy, retention (every
+/// `retention_check_interval`, `log.retention.check.interval.ms`), recovery checkpoints.
 pub(crate) async fn housekeeping(
     replicas: Arc<ReplicaManager>,
+    retention_check_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut last_checkpoint = Instant::now();
@@ -891,7 +891,7 @@ pub(crate) async fn housekeeping(
             _ = tokio::time::sleep(HOUSEKEEPING_INTERVAL) => {}
             _ = shutdown.changed() => return,
         }
-        let retention_due = last_retention.elapsed() >= RETENTION_CHECK_INTERVAL;
+        let retention_due = last_retention.elapsed() >= retention_check_interval;
         if retention_due {
             last_retention = Instant::now();
         }

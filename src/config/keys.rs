@@ -1,11 +1,26 @@
 //! The table of broker configuration keys kraftbridge understands: Apache Kafka's names, types,
 //! defaults and value validators (Kafka `KafkaConfig`/`ServerLogConfigs`/`KRaftConfigs`
-//! `ConfigDef`s, 3.x), plus the Kafka keys we accept but ignore.
+//! `ConfigDef`s, 3.x), plus the Kafka keys we accept without acting on them.
 //!
 //! One table drives three things: type-checking every supplied value before start-up, the typed
 //! getters that build [`super::ServerConfig`], and the DescribeConfigs view
 //! ([`super::ServerConfig::broker_config_entries`]). Defaults are written the way Kafka's
 //! `ConfigDef.convertToString` shows them, because DescribeConfigs returns exactly that text.
+//!
+//! The rule: **no key is accepted silently while doing nothing.** Every key is in exactly one
+//! of three places:
+//!
+//! - [`KEYS`] and not [`NO_EFFECT_KEYS`]: implemented. Its value lands in a
+//!   [`super::ServerConfig`] field that code outside the config module reads.
+//! - [`KEYS`] and [`NO_EFFECT_KEYS`]: typed and validated like Kafka's (a bad value still
+//!   stops start-up, DescribeConfigs shows it), but nothing acts on it yet.
+//! - [`IGNORED_KEYS`] / [`IGNORED_PREFIXES`]: Kafka keys we neither type nor act on.
+//!
+//! Keys of the last two kinds are logged at start-up by name, one line each, when they are set
+//! ([`no_effect_message`]), so a Kafka `server.properties` starts and the operator is told
+//! what it does not do. The coverage test in `config.rs` (`every_key_is_read_or_says_it_is_not`)
+//! enforces the split by reading the source tree: an implemented key must have a reader
+//! outside the config module's own tests, and a no-effect key must not.
 
 /// How a value is parsed. Names follow Kafka's `ConfigDef.Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +113,7 @@ pub(crate) const KEYS: &[ConfigKey] = &[
     key("controller.quorum.election.timeout.ms", Int, Some("1000"), Any),
     key("controller.quorum.fetch.timeout.ms", Int, Some("2000"), Any),
     key("controller.quorum.election.backoff.max.ms", Int, Some("1000"), Any),
-    key("controller.quorum.linger.ms", Int, Some("25"), Any),
+    key("controller.quorum.append.linger.ms", Int, Some("25"), Any),
     key("controller.quorum.request.timeout.ms", Int, Some("2000"), Any),
     key("controller.quorum.retry.backoff.ms", Int, Some("20"), Any),
     key("broker.heartbeat.interval.ms", Int, Some("2000"), Any),
@@ -218,9 +233,72 @@ pub(crate) fn lookup(name: &str) -> Option<&'static ConfigKey> {
     KEYS.iter().find(|k| k.name == name)
 }
 
-/// Kafka broker keys that kraftbridge accepts and ignores (security, metrics, quotas, tiered
-/// storage, tuning we do not have). They must not produce "unknown key" warnings: a Kafka
-/// `server.properties` should start kraftbridge without noise.
+/// Keys of [`KEYS`] that are parsed and validated but act on nothing yet (the comments say why):
+/// multi-node settings (replication, the Raft quorum's timers), transactions, ZooKeeper mode,
+/// and thread/buffer tuning our runtime does not have.
+#[rustfmt::skip] // one key per line reads as a table
+pub(crate) const NO_EFFECT_KEYS: &[&str] = &[
+    // The single-voter quorum neither elects, fetches nor lingers; a dynamic quorum (KIP-853)
+    // is refused when it is the only quorum setting; snapshots and no-op records are not written.
+    "controller.quorum.bootstrap.servers",
+    "controller.quorum.election.timeout.ms",
+    "controller.quorum.fetch.timeout.ms",
+    "controller.quorum.election.backoff.max.ms",
+    "controller.quorum.append.linger.ms",
+    "controller.quorum.request.timeout.ms",
+    "controller.quorum.retry.backoff.ms",
+    // The combined node's broker registers in-process, not over the network.
+    "broker.heartbeat.interval.ms",
+    "initial.broker.registration.timeout.ms",
+    "metadata.max.retention.bytes",
+    "metadata.max.retention.ms",
+    "metadata.log.max.record.bytes.between.snapshots",
+    "metadata.max.idle.interval.ms",
+    // Validated as Kafka validates them; one node has no inter-broker traffic.
+    "inter.broker.listener.name",
+    "security.inter.broker.protocol",
+    "inter.broker.protocol.version",
+    // The async runtime sizes its own threads and buffers.
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "max.connections.per.ip",
+    "num.network.threads",
+    "num.io.threads",
+    "queued.max.requests",
+    "num.recovery.threads.per.data.dir",
+    // Replication: one node, replication factor 1, the ISR is the leader.
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
+    "replica.lag.time.max.ms",
+    "replica.fetch.max.bytes",
+    "replica.fetch.wait.max.ms",
+    "replica.fetch.min.bytes",
+    "num.replica.fetchers",
+    // Log behaviour not built yet: segments roll without jitter, are deleted at once, are not
+    // preallocated, and batches are stored as the producer compressed them.
+    "log.roll.jitter.ms",
+    "log.roll.jitter.hours",
+    "log.segment.delete.delay.ms",
+    "log.preallocate",
+    "compression.type",
+    // Transactions (InitProducerId with a transactional id is refused).
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "transaction.state.log.num.partitions",
+    "transaction.state.log.segment.bytes",
+    "transactional.id.expiration.ms",
+    "transaction.max.timeout.ms",
+    // ZooKeeper mode is refused at start-up; in KRaft mode these are unused.
+    "zookeeper.connect",
+    "zookeeper.session.timeout.ms",
+    "zookeeper.connection.timeout.ms",
+    "zookeeper.metadata.migration.enable",
+];
+
+/// Kafka broker keys that kraftbridge accepts without typing or acting on them (security,
+/// metrics, quotas, tiered storage, tuning we do not have). They are not "unknown": a Kafka
+/// `server.properties` starts kraftbridge, and each one set is logged with
+/// [`no_effect_message`].
 pub(crate) const IGNORED_KEYS: &[&str] = &[
     "alter.config.policy.class.name",
     "alter.log.dirs.replication.quota.window.num",
@@ -240,7 +318,6 @@ pub(crate) const IGNORED_KEYS: &[&str] = &[
     "controlled.shutdown.enable",
     "controlled.shutdown.max.retries",
     "controlled.shutdown.retry.backoff.ms",
-    "controller.quorum.append.linger.ms",
     "controller.quorum.auto.join.enable",
     "controller.quota.window.num",
     "controller.quota.window.size.seconds",
@@ -314,7 +391,7 @@ pub(crate) const IGNORED_KEYS: &[&str] = &[
 ];
 
 /// Families of Kafka keys with open-ended or very many names (per-listener overrides, TLS,
-/// SASL, tiered storage, metrics). Accepted and ignored.
+/// SASL, tiered storage, metrics). Accepted and ignored like [`IGNORED_KEYS`].
 pub(crate) const IGNORED_PREFIXES: &[&str] = &[
     "config.providers",
     "delegation.token.",
@@ -333,9 +410,20 @@ pub(crate) const IGNORED_PREFIXES: &[&str] = &[
     "zookeeper.ssl.",
 ];
 
-/// Whether `name` is a Kafka key we deliberately ignore.
+/// Whether `name` is a Kafka key we accept without typing it (and without acting on it).
 pub(crate) fn is_ignored(name: &str) -> bool {
     IGNORED_KEYS.contains(&name) || IGNORED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Whether setting `name` changes nothing in kraftbridge today: a typed key on
+/// [`NO_EFFECT_KEYS`] or an ignored one.
+pub(crate) fn has_no_effect(name: &str) -> bool {
+    NO_EFFECT_KEYS.contains(&name) || is_ignored(name)
+}
+
+/// What start-up logs for a key that is set but has no effect.
+pub(crate) fn no_effect_message(name: &str) -> String {
+    format!("{name}: accepted, has no effect in kraftbridge yet")
 }
 
 #[cfg(test)]
@@ -353,6 +441,11 @@ mod tests {
         let mut seen = BTreeSet::new();
         for k in IGNORED_KEYS {
             assert!(seen.insert(*k), "duplicate ignored key {k}");
+        }
+        let mut seen = BTreeSet::new();
+        for k in NO_EFFECT_KEYS {
+            assert!(seen.insert(*k), "duplicate no-effect key {k}");
+            assert!(lookup(k).is_some(), "no-effect key {k} is not in KEYS");
         }
     }
 }

@@ -57,8 +57,10 @@ controller.quorum.voters={node_id}@127.0.0.1:9093
 # listener here. An empty host (PLAINTEXT://:9092) binds every interface.
 listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093
 
-# The listener that brokers use to talk to each other.
-inter.broker.listener.name=PLAINTEXT
+# The listener that brokers use to talk to each other (Kafka's default: the one named after
+# security.inter.broker.protocol, PLAINTEXT). A single node has no inter-broker traffic, so
+# kraftbridge accepts this key without effect and logs that when it is set.
+#inter.broker.listener.name=PLAINTEXT
 
 # What clients are told to connect to. If unset, the broker listeners above are advertised.
 advertised.listeners=PLAINTEXT://127.0.0.1:9092
@@ -70,10 +72,10 @@ controller.listener.names=CONTROLLER
 # Maps each listener name to its security protocol. kraftbridge serves PLAINTEXT only.
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 
-# Threads for network and request handling (accepted for compatibility; kraftbridge sizes its
-# runtime itself).
-num.network.threads=3
-num.io.threads=8
+# Threads for network and request handling. kraftbridge sizes its runtime itself: these are
+# accepted without effect (and logged when set).
+#num.network.threads=3
+#num.io.threads=8
 
 # The largest request the server accepts, a guard against memory exhaustion.
 socket.request.max.bytes=104857600
@@ -89,11 +91,13 @@ num.partitions=1
 
 ############################# Internal Topic Settings #############################
 
-# Replication of the internal __consumer_offsets and __transaction_state topics. Kafka's
-# defaults (3, and min ISR 2) need three brokers; a single node needs 1.
+# Replication of the internal __consumer_offsets topic. Kafka's default (3) needs three
+# brokers; a single node needs 1.
 offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+# The same for __transaction_state; transactions are not implemented yet, so these are
+# accepted without effect (and logged when set).
+#transaction.state.log.replication.factor=1
+#transaction.state.log.min.isr=1
 
 ############################# Log Flush Policy #############################
 
@@ -127,14 +131,17 @@ mod tests {
         let text = quickstart_properties(Path::new("/tmp/kb quick"), 1).unwrap();
         let loaded = ServerConfig::parse(&text, &[]).unwrap_or_else(|e| panic!("{e}"));
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-        assert!(loaded.ignored_keys.is_empty(), "{:?}", loaded.ignored_keys);
+        // Starts without a single "has no effect" line: the file sets only keys that act.
+        assert!(
+            loaded.without_effect.is_empty(),
+            "{:?}",
+            loaded.without_effect
+        );
         let c = loaded.config;
         assert!(c.is_broker() && c.is_controller());
         assert_eq!(c.node_id, 1);
         assert_eq!(c.log_dirs, vec![PathBuf::from("/tmp/kb quick/data")]);
         assert_eq!(c.offsets_topic_replication_factor, 1);
-        assert_eq!(c.transaction_state_log_replication_factor, 1);
-        assert_eq!(c.transaction_state_log_min_isr, 1);
         assert_eq!(c.num_partitions, 1);
         assert_eq!(c.controller_quorum_voters[0].id, 1);
         assert_eq!(
@@ -148,7 +155,6 @@ mod tests {
             "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
             "advertised.listeners=PLAINTEXT://127.0.0.1:9092",
             "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}");
         }

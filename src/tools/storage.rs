@@ -16,12 +16,6 @@
 //! `__cluster_metadata-0`. That belongs to the metadata layer; `format` only creates the
 //! directories and their `meta.properties`.
 
-// Until main.rs wires the CLI and the server, most of this module is only reached from tests.
-#![allow(
-    dead_code,
-    reason = "wired by main.rs (lead); remove once every item has a caller"
-)]
-
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -52,8 +52,6 @@ pub(crate) type Token = u64;
 pub(crate) const GROUP_MEMBERS_MAX: usize = 10_000;
 /// KIP-394 member ids handed out but not yet used, per group.
 const PENDING_MEMBERS_MAX: usize = 10_000;
-/// Kafka's `offset.metadata.max.bytes` default.
-pub(crate) const OFFSET_METADATA_MAX_BYTES: usize = 4096;
 /// Kafka's `GroupCoordinator.NewMemberJoinTimeoutMs`: a new member waiting in a rebalance is
 /// kept this long without heartbeats.
 const NEW_MEMBER_JOIN_TIMEOUT_MS: Millis = 5 * 60 * 1000;

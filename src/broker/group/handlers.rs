@@ -31,7 +31,7 @@ use protocol::messages::{
 };
 use protocol::ErrorCode;
 
-use super::coordinator::{CommittedOffset, JoinRequest, OFFSET_METADATA_MAX_BYTES};
+use super::coordinator::{CommittedOffset, JoinRequest};
 use super::offsets;
 use super::PendingCommit;
 use crate::broker::Broker;
@@ -302,7 +302,7 @@ impl Broker {
                 let error = if known.is_none_or(|k| !k.partitions.contains_key(&p.partition_index))
                 {
                     ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-                } else if metadata.len() > OFFSET_METADATA_MAX_BYTES {
+                } else if metadata.len() > self.settings.offset_metadata_max_bytes {
                     ErrorCode::OFFSET_METADATA_TOO_LARGE
                 } else {
                     commits.push((
@@ -732,10 +732,16 @@ impl Broker {
 
 #[cfg(test)]
 mod tests {
-    use protocol::messages::{ApiKey, FindCoordinatorRequest, FindCoordinatorResponse};
-    use protocol::ErrorCode;
+    use protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use protocol::messages::{
+        ApiKey, FindCoordinatorRequest, FindCoordinatorResponse, OffsetCommitRequest,
+        OffsetCommitResponse,
+    };
+    use protocol::{ErrorCode, Uuid};
 
-    use crate::broker::test_broker::TestBroker;
+    use crate::broker::test_broker::{topic_records, TestBroker};
 
     /// Transactional ids get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a fatal error for every
     /// client, per key in the batched form (v4+) and in the single form (v1–3); an unknown
@@ -785,5 +791,37 @@ mod tests {
             ErrorCode(r.coordinators[0].error_code),
             ErrorCode::INVALID_REQUEST
         );
+    }
+
+    /// `offset.metadata.max.bytes` bounds the metadata string of each committed offset.
+    #[tokio::test]
+    async fn offset_metadata_longer_than_the_configured_limit_is_refused() {
+        let b = TestBroker::new(&["offset.metadata.max.bytes=10"]);
+        b.commit(topic_records("t", Uuid([3; 16]), 2));
+        let partition = |index: i32, metadata: &str| OffsetCommitRequestPartition {
+            partition_index: index,
+            committed_offset: 5,
+            committed_metadata: Some(metadata.into()),
+            ..Default::default()
+        };
+        let req = OffsetCommitRequest {
+            group_id: "g".into(),
+            generation_id_or_member_epoch: -1,
+            topics: vec![OffsetCommitRequestTopic {
+                name: "t".into(),
+                partitions: vec![partition(0, "0123456789"), partition(1, "0123456789a")],
+            }],
+            ..Default::default()
+        };
+        let resp: OffsetCommitResponse = b.call(ApiKey::OffsetCommit, 8, &req).await;
+        let codes: Vec<i16> = resp.topics[0]
+            .partitions
+            .iter()
+            .map(|p| p.error_code)
+            .collect();
+        let too_large = ErrorCode::OFFSET_METADATA_TOO_LARGE.code();
+        // Partition 0 is within the limit: whatever the (test) coordinator says, not that.
+        assert_ne!(codes[0], too_large, "{resp:?}");
+        assert_eq!(codes[1], too_large, "{resp:?}");
     }
 }
