@@ -188,15 +188,8 @@ impl GroupCoordinatorHandle {
             handle: self,
             token,
         };
-        rx.await.unwrap_or_else(|_| JoinResult {
-            error: ErrorCode::COORDINATOR_NOT_AVAILABLE,
-            generation_id: -1,
-            protocol_type: None,
-            protocol_name: None,
-            leader: String::new(),
-            member_id,
-            members: Vec::new(),
-        })
+        rx.await
+            .unwrap_or_else(|_| JoinResult::error(ErrorCode::COORDINATOR_NOT_AVAILABLE, &member_id))
     }
 
     #[allow(clippy::too_many_arguments)]

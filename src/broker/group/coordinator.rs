@@ -119,6 +119,9 @@ pub(crate) struct JoinRequest {
     pub(crate) protocols: Vec<(String, Bytes)>,
     /// KIP-394: JoinGroup v4+ must first obtain a member id.
     pub(crate) require_known_member_id: bool,
+    /// JoinGroup v9+: a static leader that rejoins a Stable group can be told it leads
+    /// without running the assignor (`SkipAssignment`).
+    pub(crate) supports_skipping_assignment: bool,
 }
 
 /// One member in the leader's JoinGroup answer.
@@ -139,10 +142,12 @@ pub(crate) struct JoinResult {
     pub(crate) leader: String,
     pub(crate) member_id: String,
     pub(crate) members: Vec<JoinedMember>,
+    /// JoinGroup v9+ `SkipAssignment`: the leader keeps the group's current assignment.
+    pub(crate) skip_assignment: bool,
 }
 
 impl JoinResult {
-    fn error(error: ErrorCode, member_id: &str) -> Self {
+    pub(crate) fn error(error: ErrorCode, member_id: &str) -> Self {
         Self {
             error,
             generation_id: -1,
@@ -151,6 +156,7 @@ impl JoinResult {
             leader: String::new(),
             member_id: member_id.to_string(),
             members: Vec::new(),
+            skip_assignment: false,
         }
     }
 }
@@ -214,6 +220,27 @@ pub(crate) enum AfterWrite {
         generation: i32,
         assignment: BTreeMap<String, Bytes>,
     },
+    /// A static member rejoined a Stable group under a new member id without changing the
+    /// selected protocol (KIP-345): once the group record naming it is in the log, its
+    /// JoinGroup gets the current generation back; on failure the old member id is restored.
+    StaticRejoin(Box<StaticRejoin>),
+}
+
+/// What [`AfterWrite::StaticRejoin`] needs to answer or undo the rejoin.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StaticRejoin {
+    token: Token,
+    instance_id: String,
+    old_member_id: String,
+    new_member_id: String,
+    /// The leader before the rejoin: what JoinGroup below v9 names, so that a rejoining
+    /// leader does not run an assignment a Stable group would not send out.
+    leader_before: String,
+    supports_skipping_assignment: bool,
+    /// The member's settings before the rejoin, restored if the write fails.
+    protocols: Vec<(String, Bytes)>,
+    session_timeout_ms: i32,
+    rebalance_timeout_ms: i32,
 }
 
 /// A member as DescribeGroups shows it.
@@ -563,26 +590,9 @@ impl GroupCoordinator {
             );
         }
         if let Some(instance) = req.group_instance_id.clone() {
-            // KIP-345: a static member rejoining with a new id replaces its old identity;
-            // the old one's waiting requests are fenced.
-            if let Some(old) = group.static_members.get(&instance).cloned() {
-                if let Some(m) = group.members.remove(&old) {
-                    if let Some(t) = m.join_token {
-                        self.replies.push(Reply::Join(
-                            t,
-                            JoinResult::error(ErrorCode::FENCED_INSTANCE_ID, &old),
-                        ));
-                    }
-                    if let Some(t) = m.sync_token {
-                        self.replies.push(Reply::Sync(
-                            t,
-                            SyncResult::error(ErrorCode::FENCED_INSTANCE_ID),
-                        ));
-                    }
-                    if group.leader.as_deref() == Some(old.as_str()) {
-                        group.leader = None;
-                    }
-                }
+            let known = group.static_members.get(&instance).cloned();
+            if let Some(old) = known.filter(|old| group.members.contains_key(old)) {
+                return self.update_static_member_and_rebalance(now, token, old, member_id, req);
             }
             group.static_members.insert(instance, member_id.clone());
         } else if req.require_known_member_id {
@@ -603,6 +613,83 @@ impl GroupCoordinator {
             );
         }
         self.add_member_and_rebalance(now, token, member_id, req);
+    }
+
+    /// KIP-345 (Kafka `updateStaticMemberAndRebalance`): a static member rejoining with an
+    /// unknown member id takes over its old member, assignment included, under a new id; the
+    /// old id's waiting requests are fenced. A Stable group whose selected protocol stays the
+    /// same does not rebalance: only its record is rewritten, and the JoinGroup is answered
+    /// with the current generation once that is in the log (`write_done`).
+    fn update_static_member_and_rebalance(
+        &mut self,
+        now: Millis,
+        token: Token,
+        old_member_id: String,
+        new_member_id: String,
+        req: JoinRequest,
+    ) {
+        let group_id = req.group_id.clone();
+        let group = self.groups.get_mut(&group_id).expect("checked");
+        let instance_id = req.group_instance_id.clone().expect("a static member");
+        let leader_before = group.leader.clone().unwrap_or_default();
+        let fenced = replace_static_member(group, &instance_id, &old_member_id, &new_member_id);
+        self.replies.extend(fenced);
+        let group = self.groups.get_mut(&group_id).expect("checked");
+        let member = group
+            .members
+            .get_mut(&new_member_id)
+            .expect("just replaced");
+        let before = StaticRejoin {
+            token,
+            instance_id,
+            old_member_id,
+            new_member_id: new_member_id.clone(),
+            leader_before,
+            supports_skipping_assignment: req.supports_skipping_assignment,
+            protocols: std::mem::replace(&mut member.protocols, req.protocols),
+            session_timeout_ms: std::mem::replace(
+                &mut member.session_timeout_ms,
+                req.session_timeout_ms,
+            ),
+            rebalance_timeout_ms: member.rebalance_timeout_ms,
+        };
+        if req.rebalance_timeout_ms > 0 {
+            member.rebalance_timeout_ms = req.rebalance_timeout_ms;
+        }
+        member.join_token = Some(token);
+        member.touch(now);
+        tracing::info!(
+            group = %group_id,
+            instance = %before.instance_id,
+            old = %before.old_member_id,
+            new = %new_member_id,
+            "static member rejoined with a new member id"
+        );
+        match group.state {
+            GroupState::Stable if group.select_protocol() == group.protocol_name => {
+                let assignment: BTreeMap<String, Bytes> = group
+                    .members
+                    .values()
+                    .map(|m| (m.member_id.clone(), m.assignment.clone()))
+                    .collect();
+                let record = stored::group_record(&group_id, group, &assignment);
+                self.writes.push(Write {
+                    group_id,
+                    records: vec![record],
+                    then: AfterWrite::StaticRejoin(Box::new(before)),
+                });
+            }
+            // A protocol change, or an assignment under way that may already name the old
+            // id: rebalance (Kafka `prepareRebalance` for CompletingRebalance).
+            GroupState::Stable | GroupState::CompletingRebalance => {
+                self.maybe_prepare_rebalance(now, &group_id);
+                self.maybe_complete_join(now, &group_id);
+            }
+            GroupState::PreparingRebalance => self.maybe_complete_join(now, &group_id),
+            GroupState::Empty | GroupState::Dead => {
+                unreachable!("a group with a static member has members")
+            }
+        }
     }
 
     fn join_known(&mut self, now: Millis, token: Token, req: JoinRequest) {
@@ -1252,6 +1339,35 @@ impl GroupCoordinator {
 }
 
 /// The JoinGroup answer for a member of the current generation.
+/// Kafka `GroupMetadata.replaceStaticMember`: the member of `instance_id` continues under
+/// `new` (assignment, metadata and leadership kept). Returns the FENCED_INSTANCE_ID answers
+/// for the requests the old id was waiting on.
+fn replace_static_member(group: &mut Group, instance_id: &str, old: &str, new: &str) -> Vec<Reply> {
+    let mut member = group.members.remove(old).expect("caller checked");
+    let mut fenced = Vec::new();
+    if let Some(t) = member.join_token.take() {
+        fenced.push(Reply::Join(
+            t,
+            JoinResult::error(ErrorCode::FENCED_INSTANCE_ID, old),
+        ));
+    }
+    if let Some(t) = member.sync_token.take() {
+        fenced.push(Reply::Sync(
+            t,
+            SyncResult::error(ErrorCode::FENCED_INSTANCE_ID),
+        ));
+    }
+    member.member_id = new.to_string();
+    group.members.insert(new.to_string(), member);
+    if group.leader.as_deref() == Some(old) {
+        group.leader = Some(new.to_string());
+    }
+    group
+        .static_members
+        .insert(instance_id.to_string(), new.to_string());
+    fenced
+}
+
 fn current_join_result(group: &Group, member_id: &str) -> JoinResult {
     let protocol = group.protocol_name.clone().unwrap_or_default();
     let leader = group.leader.clone().unwrap_or_default();
@@ -1276,6 +1392,7 @@ fn current_join_result(group: &Group, member_id: &str) -> JoinResult {
         leader,
         member_id: member_id.to_string(),
         members,
+        skip_assignment: false,
     }
 }
 
@@ -1310,6 +1427,7 @@ mod tests {
                 .map(|p| (p.to_string(), Bytes::from(format!("meta-{p}"))))
                 .collect(),
             require_known_member_id: true,
+            supports_skipping_assignment: true,
         }
     }
 
@@ -1645,12 +1763,159 @@ mod tests {
         persist(&mut c);
         c.take_replies();
         c.join(10, 3, r);
+        assert!(
+            join_replies(&mut c).is_empty(),
+            "answered once the group record is written"
+        );
+        persist(&mut c);
         let second = join_replies(&mut c)[&3].clone();
         assert_ne!(second.member_id, old);
         assert_eq!(
             c.heartbeat(20, G, second.generation_id, &old, Some("i1")),
             ErrorCode::FENCED_INSTANCE_ID
         );
+    }
+
+    /// Two static members that joined within the initial rebalance delay of `c`, stable with
+    /// an assignment ("A" for the leader, "B" for the other). Returns (instance id, member id)
+    /// of the leader, then of the follower.
+    fn two_static_members(c: &mut GroupCoordinator) -> [(&'static str, String); 2] {
+        for (token, instance) in [(1, "i1"), (2, "i2")] {
+            let mut r = join_req("", &["range"]);
+            r.group_instance_id = Some(instance.into());
+            c.join(0, token, r);
+        }
+        c.tick(60_000);
+        let replies = join_replies(c);
+        let (i1, i2) = (replies[&1].member_id.clone(), replies[&2].member_id.clone());
+        let [leader, follower] = if replies[&1].leader == i1 {
+            [("i1", i1), ("i2", i2)]
+        } else {
+            [("i2", i2), ("i1", i1)]
+        };
+        let assignment = vec![
+            (leader.1.clone(), Bytes::from("A")),
+            (follower.1.clone(), Bytes::from("B")),
+        ];
+        c.sync(
+            0,
+            3,
+            G,
+            1,
+            &follower.1,
+            Some(follower.0),
+            None,
+            None,
+            vec![],
+        );
+        c.sync(
+            0,
+            4,
+            G,
+            1,
+            &leader.1,
+            Some(leader.0),
+            None,
+            None,
+            assignment,
+        );
+        persist(c);
+        c.take_replies();
+        assert_eq!(c.state(G), Some(GroupState::Stable));
+        [leader, follower]
+    }
+
+    fn rejoin(c: &mut GroupCoordinator, token: Token, instance: &str, v9: bool) {
+        let mut r = join_req("", &["range"]);
+        r.group_instance_id = Some(instance.into());
+        r.supports_skipping_assignment = v9;
+        c.join(100, token, r);
+    }
+
+    /// KIP-345: a static member that rejoins a Stable group with unchanged protocols takes
+    /// over its old member id without a rebalance; only the group record is rewritten.
+    #[test]
+    fn static_rejoin_of_a_stable_group_does_not_rebalance() {
+        let mut c = coordinator(50);
+        let [(leader_instance, leader), (follower_instance, follower)] = two_static_members(&mut c);
+        rejoin(&mut c, 10, follower_instance, false);
+        let writes = persist(&mut c);
+        assert_eq!(writes.len(), 1, "the group record only");
+        let r = join_replies(&mut c)[&10].clone();
+        assert_eq!((r.error, r.generation_id), (ErrorCode::NONE, 1));
+        assert_ne!(r.member_id, follower);
+        assert_eq!(r.leader, leader);
+        assert_eq!(c.state(G), Some(GroupState::Stable), "no rebalance");
+        // The other member heartbeats on undisturbed; the new id syncs its old assignment.
+        assert_eq!(
+            c.heartbeat(110, G, 1, &leader, Some(leader_instance)),
+            ErrorCode::NONE
+        );
+        c.sync(
+            110,
+            11,
+            G,
+            1,
+            &r.member_id,
+            Some(follower_instance),
+            None,
+            None,
+            vec![],
+        );
+        let Reply::Sync(_, s) = c.take_replies().remove(0) else {
+            panic!("a sync answer")
+        };
+        assert_eq!((s.error, s.assignment), (ErrorCode::NONE, Bytes::from("B")));
+
+        // The leader rejoining: below v9 it is not told it leads (it would assign for
+        // nothing); from v9 it is, with SkipAssignment.
+        rejoin(&mut c, 12, leader_instance, false);
+        persist(&mut c);
+        let old_style = join_replies(&mut c)[&12].clone();
+        assert_eq!(old_style.leader, leader, "the old leader id");
+        assert!(old_style.members.is_empty() && !old_style.skip_assignment);
+        rejoin(&mut c, 13, leader_instance, true);
+        persist(&mut c);
+        let v9 = join_replies(&mut c)[&13].clone();
+        assert_eq!(v9.leader, v9.member_id);
+        assert!(v9.skip_assignment);
+        assert_eq!(v9.members.len(), 2);
+        assert_eq!(c.state(G), Some(GroupState::Stable));
+        assert_eq!(c.generation(G), 1);
+    }
+
+    #[test]
+    fn a_failed_static_rejoin_restores_the_old_member_id() {
+        let mut c = coordinator(50);
+        let [_, (follower_instance, follower)] = two_static_members(&mut c);
+        rejoin(&mut c, 10, follower_instance, true);
+        for w in c.take_writes() {
+            c.write_done(100, &w.group_id, w.then, Err(ErrorCode::NOT_COORDINATOR));
+        }
+        let r = join_replies(&mut c)[&10].clone();
+        assert_eq!(r.error, ErrorCode::NOT_COORDINATOR);
+        assert_eq!(
+            c.heartbeat(110, G, 1, &follower, Some(follower_instance)),
+            ErrorCode::NONE
+        );
+    }
+
+    /// A static member rejoining while the leader computes an assignment rebalances: the
+    /// assignment may name its old id (Kafka `updateStaticMemberAndRebalance`).
+    #[test]
+    fn a_static_rejoin_during_an_assignment_rebalances() {
+        let mut c = coordinator(50);
+        for (token, instance) in [(1, "i1"), (2, "i2")] {
+            let mut r = join_req("", &["range"]);
+            r.group_instance_id = Some(instance.into());
+            c.join(0, token, r);
+        }
+        c.tick(60_000);
+        join_replies(&mut c);
+        assert_eq!(c.state(G), Some(GroupState::CompletingRebalance));
+        rejoin(&mut c, 10, "i2", true);
+        assert!(c.take_writes().is_empty());
+        assert_eq!(c.state(G), Some(GroupState::PreparingRebalance));
     }
 
     #[test]

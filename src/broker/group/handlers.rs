@@ -120,15 +120,7 @@ impl Broker {
         client: RequestClient<'_>,
     ) -> JoinGroupResponse {
         let result = match self.group_coordinator_ready() {
-            Err(e) => super::coordinator::JoinResult {
-                error: e,
-                generation_id: -1,
-                protocol_type: None,
-                protocol_name: None,
-                leader: String::new(),
-                member_id: req.member_id.clone(),
-                members: Vec::new(),
-            },
+            Err(e) => super::coordinator::JoinResult::error(e, &req.member_id),
             Ok(_) => {
                 self.groups
                     .join(JoinRequest {
@@ -150,6 +142,7 @@ impl Broker {
                             .map(|p| (p.name, p.metadata))
                             .collect(),
                         require_known_member_id: version >= 4,
+                        supports_skipping_assignment: version >= 9,
                     })
                     .await
             }
@@ -164,6 +157,7 @@ impl Broker {
                 Some(result.protocol_name.unwrap_or_default())
             },
             leader: result.leader,
+            skip_assignment: result.skip_assignment,
             member_id: result.member_id,
             members: result
                 .members

@@ -12,8 +12,8 @@ use protocol::messages::GroupMetadataValue;
 use protocol::ErrorCode;
 
 use super::{
-    AfterWrite, Group, GroupCoordinator, GroupState, Member, Millis, OffsetsRecord, Reply,
-    SyncResult,
+    AfterWrite, Group, GroupCoordinator, GroupState, JoinResult, Member, Millis, OffsetsRecord,
+    Reply, StaticRejoin, SyncResult,
 };
 
 /// The GroupMetadataValue of `group` with `assignment` per member (Kafka
@@ -154,15 +154,20 @@ impl GroupCoordinator {
         then: AfterWrite,
         result: Result<(), ErrorCode>,
     ) {
-        let AfterWrite::CompleteSync {
-            generation,
-            assignment,
-        } = then
-        else {
-            if let Err(e) = result {
-                tracing::warn!(group = group_id, "cannot write group records: {}", e.name());
+        let (generation, assignment) = match then {
+            AfterWrite::CompleteSync {
+                generation,
+                assignment,
+            } => (generation, assignment),
+            AfterWrite::StaticRejoin(rejoin) => {
+                return self.static_rejoin_done(group_id, *rejoin, result);
             }
-            return;
+            AfterWrite::Nothing => {
+                if let Err(e) = result {
+                    tracing::warn!(group = group_id, "cannot write group records: {}", e.name());
+                }
+                return;
+            }
         };
         let Some(group) = self.groups.get_mut(group_id) else {
             return;
@@ -210,6 +215,72 @@ impl GroupCoordinator {
                 self.maybe_complete_join(now, group_id);
             }
         }
+    }
+
+    /// The group record of a static member's rejoin ([`AfterWrite::StaticRejoin`]) was
+    /// appended or failed (Kafka's `storeGroup` callback in `updateStaticMemberAndRebalance`).
+    fn static_rejoin_done(
+        &mut self,
+        group_id: &str,
+        rejoin: StaticRejoin,
+        result: Result<(), ErrorCode>,
+    ) {
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return;
+        };
+        // Answered already if a rebalance started meanwhile (its completion answers it), or
+        // if the member was fenced or left.
+        let waiting = group
+            .members
+            .get(&rejoin.new_member_id)
+            .is_some_and(|m| m.join_token == Some(rejoin.token));
+        if !waiting || group.state != GroupState::Stable {
+            return;
+        }
+        let member = group
+            .members
+            .get_mut(&rejoin.new_member_id)
+            .expect("checked");
+        member.join_token = None;
+        let reply = match result {
+            Ok(()) if rejoin.supports_skipping_assignment => {
+                // JoinGroup v9+: the leader learns it leads but keeps the assignment.
+                let mut r = super::current_join_result(group, &rejoin.new_member_id);
+                r.skip_assignment = r.leader == rejoin.new_member_id;
+                r
+            }
+            Ok(()) => {
+                let mut r = super::current_join_result(group, &rejoin.new_member_id);
+                r.members.clear();
+                r.leader = rejoin.leader_before;
+                r
+            }
+            Err(e) => {
+                tracing::warn!(
+                    group = group_id,
+                    "cannot store the rejoined static member: {}",
+                    e.name()
+                );
+                member.protocols = rejoin.protocols;
+                member.session_timeout_ms = rejoin.session_timeout_ms;
+                member.rebalance_timeout_ms = rejoin.rebalance_timeout_ms;
+                let fenced = super::replace_static_member(
+                    group,
+                    &rejoin.instance_id,
+                    &rejoin.new_member_id,
+                    &rejoin.old_member_id,
+                );
+                debug_assert!(fenced.is_empty(), "the join token was taken above");
+                JoinResult {
+                    generation_id: group.generation,
+                    protocol_type: group.protocol_type.clone(),
+                    protocol_name: group.protocol_name.clone(),
+                    leader: rejoin.leader_before,
+                    ..JoinResult::error(e, "")
+                }
+            }
+        };
+        self.replies.push(Reply::Join(rejoin.token, reply));
     }
 }
 
