@@ -3,6 +3,7 @@
 //! anything that changes metadata goes to the controller as a request and comes back as
 //! committed records, so the broker cannot tell which mode (KRaft, legacy) it runs in.
 
+mod acls;
 #[cfg(test)]
 mod alloc_tests;
 mod api_versions;
@@ -308,6 +309,9 @@ impl Broker {
             RequestBody::InitProducerId(r) => {
                 respond(api, version, cid, &self.init_producer_id(r).await)
             }
+            RequestBody::DescribeAcls(r) => respond(api, version, cid, &self.describe_acls(r)),
+            RequestBody::CreateAcls(r) => respond(api, version, cid, &self.create_acls(r)),
+            RequestBody::DeleteAcls(r) => respond(api, version, cid, &self.delete_acls(r)),
             other => {
                 // The version table admits only the APIs above; reaching here means the table
                 // and this match disagree, which tests catch. Clients never see a panic.
