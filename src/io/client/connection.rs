@@ -80,7 +80,7 @@ impl Shared {
         Shared {
             addr: addr.to_string(),
             client_id: client_id.to_string(),
-            next_correlation_id: AtomicI32::new(0),
+            next_correlation_id: AtomicI32::new(1),
             slots: Arc::new(Semaphore::new(in_flight_max.max(1))),
             state: Mutex::new(State::default()),
         }
