@@ -337,7 +337,8 @@ impl<M: Message> Pending<M> {
         self.frame.request_bytes
     }
 
-    /// The answer if it has already arrived (or failed), without waiting.
+    /// The answer if it has already arrived (or failed), without waiting. Once it has given
+    /// the answer, the `Pending` is spent: like a completed future, it must not be asked again.
     pub(crate) fn ready(&mut self) -> Option<Result<Received<M>, ClientError>> {
         match Pin::new(self).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(answer) => Some(answer),

@@ -688,11 +688,15 @@ impl Lane {
                 }
             };
             let stop = &mut self.stop;
-            tokio::select! {
-                // Handled at the top of the loop.
-                _ = oldest => {}
-                _ = tokio::time::sleep_until(wake.into()) => {}
-                _ = stop.changed() => {}
+            let answer = tokio::select! {
+                answer = oldest => Some(answer),
+                _ = tokio::time::sleep_until(wake.into()) => None,
+                _ = stop.changed() => None,
+            };
+            if let Some(answer) = answer {
+                if let Some(request) = self.in_flight.pop_front() {
+                    self.on_response(request, answer)?;
+                }
             }
         }
     }
