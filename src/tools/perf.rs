@@ -10,7 +10,9 @@
 //! is capped (records, bytes, seconds), and every wait has a deadline. See
 //! `docs/performance.md` for the method and the figures.
 //!
-//! Layout: [`client`] (one connection: connect, ApiVersions, frames), [`admin`] (Metadata,
+//! Connections are `io::client::KafkaClient`s, the client every part of kraftbridge uses.
+//!
+//! Layout: [`admin`] (Metadata,
 //! CreateTopics, ListOffsets, DeleteTopics), [`produce`], [`consume`], [`ceiling`],
 //! [`metadata`] (topic creation, commit latency, Metadata with many topics), [`disk`] (disk
 //! write and fsync ceilings), [`suite`] (everything against the targets), and [`report`]
@@ -18,7 +20,6 @@
 
 mod admin;
 mod ceiling;
-mod client;
 mod consume;
 mod disk;
 mod group;
@@ -32,11 +33,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use protocol::ErrorCode;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use self::client::Connection;
 use self::report::{Progress, ProgressSnapshot};
+use crate::io::client::{ClientConfig, KafkaClient};
 
 /// Arguments of `kraftbridge perf`.
 #[derive(Debug, clap::Args)]
@@ -153,7 +155,49 @@ fn parse_bootstrap(value: &str) -> Result<Vec<String>> {
     Ok(servers)
 }
 
-/// Connects to the first bootstrap server that answers ApiVersions.
+/// How long a TCP connect may take. Kafka's `socket.connection.setup.timeout.ms` is 10 s; a
+/// benchmark against an absent broker should fail faster than that.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest response frame accepted: twice the largest fetch we ask for plus room for the
+/// response's own fields. A bigger size prefix means a confused or hostile peer.
+const RESPONSE_FRAME_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// Requests one perf connection may have in flight: the producer's
+/// `max.in.flight.requests.per.connection` is at most 100; the other tools send one or two.
+const IN_FLIGHT_MAX: usize = 128;
+
+/// The client software name sent in ApiVersions (KIP-511).
+const CLIENT_SOFTWARE_NAME: &str = "kraftbridge-perf";
+
+/// Connects to `addr` (host:port) and negotiates versions; `request_timeout` is each
+/// request's default timeout.
+async fn connect(addr: &str, client_id: &str, request_timeout: Duration) -> Result<KafkaClient> {
+    let mut config = ClientConfig::new(client_id, CLIENT_SOFTWARE_NAME);
+    config.connect_timeout = CONNECT_TIMEOUT;
+    config.request_timeout = request_timeout;
+    config.response_bytes_max = RESPONSE_FRAME_BYTES_MAX;
+    config.in_flight_max = IN_FLIGHT_MAX;
+    Ok(KafkaClient::connect(addr, &config).await?)
+}
+
+/// `ERROR_NAME (code): message` for a Kafka error code with its optional message.
+fn describe_error(code: i16, message: Option<&str>) -> String {
+    match message {
+        Some(m) if !m.is_empty() => format!("{}: {m}", ErrorCode(code)),
+        _ => ErrorCode(code).to_string(),
+    }
+}
+
+/// `host:port`, bracketing IPv6 literals.
+fn host_port(host: &str, port: i32) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Deletes `topic` at the end of a run (a benchmark leaves no topics behind). A failure is
 /// printed as a warning and returned, so the run's report can say the topic is still there.
 async fn delete_topic_after_run(
@@ -163,8 +207,8 @@ async fn delete_topic_after_run(
     request_timeout: Duration,
 ) -> Option<String> {
     let deleted = async {
-        let mut conn = connect_bootstrap(servers, client_id, request_timeout).await?;
-        admin::delete_topic(&mut conn, topic, request_timeout).await
+        let conn = connect_bootstrap(servers, client_id, request_timeout).await?;
+        admin::delete_topic(&conn, topic, request_timeout).await
     }
     .await;
     let message = format!("could not delete topic '{topic}': {:#}", deleted.err()?);
@@ -172,14 +216,15 @@ async fn delete_topic_after_run(
     Some(message)
 }
 
+/// Connects to the first bootstrap server that answers ApiVersions.
 async fn connect_bootstrap(
     servers: &[String],
     client_id: &str,
     request_timeout: Duration,
-) -> Result<Connection> {
+) -> Result<KafkaClient> {
     let mut failures = Vec::new();
     for server in servers {
-        match Connection::connect(server, client_id, request_timeout).await {
+        match connect(server, client_id, request_timeout).await {
             Ok(conn) => return Ok(conn),
             Err(e) => failures.push(format!("{e:#}")),
         }
@@ -277,6 +322,12 @@ mod tests {
             .to_string()
             .contains(":1:"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn host_port_brackets_ipv6() {
+        assert_eq!(host_port("127.0.0.1", 9092), "127.0.0.1:9092");
+        assert_eq!(host_port("::1", 9092), "[::1]:9092");
     }
 
     #[test]

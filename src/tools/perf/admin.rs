@@ -2,7 +2,7 @@
 //! create the topic when asked (CreateTopics), find start offsets (ListOffsets) and delete the
 //! topic afterwards (DeleteTopics).
 //!
-//! Input is the broker's answers through [`Connection`]; every error code is reported with
+//! Input is the broker's answers through a [`KafkaClient`]; every error code is reported with
 //! Kafka's name and the broker's message.
 
 use std::collections::BTreeMap;
@@ -23,7 +23,8 @@ use protocol::messages::{
 };
 use protocol::{ErrorCode, Uuid};
 
-use super::client::{describe_error, host_port, Connection};
+use super::{describe_error, host_port};
+use crate::io::client::KafkaClient;
 
 /// How long to wait for a new topic's partitions to get leaders.
 const TOPIC_READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,11 +72,11 @@ impl TopicLayout {
 /// Metadata for one topic, without asking the broker to auto-create it. `None` when the
 /// broker does not know the topic.
 pub(super) async fn describe_topic(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     topic: &str,
     limit: Duration,
 ) -> Result<Option<TopicLayout>> {
-    let version = conn.versions.pick(ApiKey::Metadata, (1, 12))?;
+    let version = conn.version(ApiKey::Metadata, 1..=12)?;
     let request = MetadataRequest {
         topics: Some(vec![MetadataRequestTopic {
             topic_id: Uuid::ZERO,
@@ -85,7 +86,7 @@ pub(super) async fn describe_topic(
         ..Default::default()
     };
     let response: MetadataResponse = conn
-        .request(ApiKey::Metadata, version, &request, limit)
+        .send_within(ApiKey::Metadata, version, &request, limit)
         .await?;
     let brokers: BTreeMap<i32, String> = response
         .brokers
@@ -99,7 +100,7 @@ pub(super) async fn describe_topic(
     else {
         bail!(
             "Metadata from {} does not mention topic '{topic}'",
-            conn.addr
+            conn.addr()
         )
     };
     match ErrorCode(t.error_code) {
@@ -116,7 +117,7 @@ pub(super) async fn describe_topic(
             "'{topic}' is not a valid topic name (Kafka allows up to 249 characters of \
              [a-zA-Z0-9._-])"
         ),
-        code => bail!("Metadata for topic '{topic}' from {}: {code}", conn.addr),
+        code => bail!("Metadata for topic '{topic}' from {}: {code}", conn.addr()),
     }
     let leaders = t
         .partitions
@@ -146,7 +147,7 @@ pub(super) enum Created {
 /// CreateTopics for one topic. `replication_factor` −1 asks for the broker's default
 /// (KIP-464, CreateTopics v4+); older versions get 1.
 pub(super) async fn create_topic(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     topic: &str,
     partitions: i32,
     replication_factor: i16,
@@ -161,7 +162,7 @@ pub(super) async fn create_topic(
         }
         None => bail!(
             "CreateTopics response from {} does not mention '{topic}'",
-            conn.addr
+            conn.addr()
         ),
     }
 }
@@ -170,13 +171,13 @@ pub(super) async fn create_topic(
 /// per topic, in `topics` order (`Err` holds Kafka's error name and message). A response that
 /// leaves a topic out is an error for the whole request.
 pub(super) async fn create_topics(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     topics: &[String],
     partitions: i32,
     replication_factor: i16,
     limit: Duration,
 ) -> Result<Vec<Result<Created, String>>> {
-    let version = conn.versions.pick(ApiKey::CreateTopics, (2, 7))?;
+    let version = conn.version(ApiKey::CreateTopics, 2..=7)?;
     let replication_factor = if replication_factor < 0 && version < 4 {
         1
     } else {
@@ -196,7 +197,7 @@ pub(super) async fn create_topics(
         validate_only: false,
     };
     let response: CreateTopicsResponse = conn
-        .request(ApiKey::CreateTopics, version, &request, limit)
+        .send_within(ApiKey::CreateTopics, version, &request, limit)
         .await?;
     let by_name: BTreeMap<&str, _> = response
         .topics
@@ -208,7 +209,7 @@ pub(super) async fn create_topics(
         let Some(result) = by_name.get(name.as_str()) else {
             bail!(
                 "CreateTopics response from {} does not mention '{name}'",
-                conn.addr
+                conn.addr()
             )
         };
         results.push(match ErrorCode(result.error_code) {
@@ -226,7 +227,7 @@ pub(super) async fn create_topics(
 /// Polls Metadata until every partition of `topic` has a leader (and, when `partitions` is
 /// given, that many partitions exist), for at most [`TOPIC_READY_TIMEOUT`].
 pub(super) async fn wait_for_leaders(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     topic: &str,
     partitions: Option<usize>,
     limit: Duration,
@@ -256,21 +257,17 @@ pub(super) async fn wait_for_leaders(
 }
 
 /// DeleteTopics for one topic, by name.
-pub(super) async fn delete_topic(
-    conn: &mut Connection,
-    topic: &str,
-    limit: Duration,
-) -> Result<()> {
+pub(super) async fn delete_topic(conn: &KafkaClient, topic: &str, limit: Duration) -> Result<()> {
     delete_topics(conn, &[topic.to_string()], limit).await
 }
 
 /// DeleteTopics for `topics` in one request, by name; the first failure is the error.
 pub(super) async fn delete_topics(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     topics: &[String],
     limit: Duration,
 ) -> Result<()> {
-    let version = conn.versions.pick(ApiKey::DeleteTopics, (1, 6))?;
+    let version = conn.version(ApiKey::DeleteTopics, 1..=6)?;
     let mut request = DeleteTopicsRequest {
         timeout_ms: ADMIN_OPERATION_TIMEOUT_MS,
         ..Default::default()
@@ -287,7 +284,7 @@ pub(super) async fn delete_topics(
         request.topic_names = topics.to_vec();
     }
     let response: DeleteTopicsResponse = conn
-        .request(ApiKey::DeleteTopics, version, &request, limit)
+        .send_within(ApiKey::DeleteTopics, version, &request, limit)
         .await?;
     for r in &response.responses {
         if r.error_code != 0 {
@@ -304,15 +301,13 @@ pub(super) async fn delete_topics(
 /// IncrementalAlterConfigs SET of one config of one topic: the cheapest controller write
 /// (one ConfigRecord, committed and fsynced before the answer).
 pub(super) async fn set_topic_config(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     topic: &str,
     name: &str,
     value: &str,
     limit: Duration,
 ) -> Result<()> {
-    let version = conn
-        .versions
-        .pick(ApiKey::IncrementalAlterConfigs, (0, 1))?;
+    let version = conn.version(ApiKey::IncrementalAlterConfigs, 0..=1)?;
     let request = IncrementalAlterConfigsRequest {
         resources: vec![AlterConfigsResource {
             resource_type: RESOURCE_TYPE_TOPIC,
@@ -326,7 +321,7 @@ pub(super) async fn set_topic_config(
         validate_only: false,
     };
     let response: IncrementalAlterConfigsResponse = conn
-        .request(ApiKey::IncrementalAlterConfigs, version, &request, limit)
+        .send_within(ApiKey::IncrementalAlterConfigs, version, &request, limit)
         .await?;
     for r in &response.responses {
         if r.error_code != 0 {
@@ -342,11 +337,11 @@ pub(super) async fn set_topic_config(
 /// Metadata for `topics` (`None`: every topic) without auto-creation; returns the number of
 /// topics listed. Used to time the Metadata path itself.
 pub(super) async fn metadata_topic_count(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     topics: Option<&[String]>,
     limit: Duration,
 ) -> Result<usize> {
-    let version = conn.versions.pick(ApiKey::Metadata, (1, 12))?;
+    let version = conn.version(ApiKey::Metadata, 1..=12)?;
     let request = MetadataRequest {
         topics: topics.map(|names| {
             names
@@ -361,12 +356,12 @@ pub(super) async fn metadata_topic_count(
         ..Default::default()
     };
     let response: MetadataResponse = conn
-        .request(ApiKey::Metadata, version, &request, limit)
+        .send_within(ApiKey::Metadata, version, &request, limit)
         .await?;
     if let Some(t) = response.topics.iter().find(|t| t.error_code != 0) {
         bail!(
             "Metadata from {} for topic '{}': {}",
-            conn.addr,
+            conn.addr(),
             t.name.as_deref().unwrap_or("?"),
             ErrorCode(t.error_code)
         );
@@ -376,13 +371,13 @@ pub(super) async fn metadata_topic_count(
 
 /// ListOffsets (earliest or latest) for `partitions` of `topic`, sent to their leader.
 pub(super) async fn list_offsets(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     topic: &str,
     partitions: &[i32],
     timestamp: i64,
     limit: Duration,
 ) -> Result<BTreeMap<i32, i64>> {
-    let version = conn.versions.pick(ApiKey::ListOffsets, (1, 9))?;
+    let version = conn.version(ApiKey::ListOffsets, 1..=9)?;
     let request = ListOffsetsRequest {
         replica_id: -1,
         isolation_level: 0,
@@ -400,7 +395,7 @@ pub(super) async fn list_offsets(
         }],
     };
     let response: ListOffsetsResponse = conn
-        .request(ApiKey::ListOffsets, version, &request, limit)
+        .send_within(ApiKey::ListOffsets, version, &request, limit)
         .await?;
     let mut offsets = BTreeMap::new();
     for t in response.topics.iter().filter(|t| t.name == topic) {
@@ -409,7 +404,7 @@ pub(super) async fn list_offsets(
                 bail!(
                     "ListOffsets for {topic}-{} from {}: {}",
                     p.partition_index,
-                    conn.addr,
+                    conn.addr(),
                     ErrorCode(p.error_code)
                 );
             }
@@ -419,7 +414,7 @@ pub(super) async fn list_offsets(
     if let Some(p) = partitions.iter().find(|p| !offsets.contains_key(p)) {
         bail!(
             "ListOffsets response from {} has no answer for {topic}-{p}",
-            conn.addr
+            conn.addr()
         );
     }
     Ok(offsets)

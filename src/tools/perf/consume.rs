@@ -32,12 +32,12 @@ use tokio::sync::watch;
 
 use super::admin::{self, TopicLayout, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use super::ceiling::{self, Ceiling, CeilingLimits};
-use super::client::{self, Connection};
 use super::report::{self, format_utc_millis, Histogram, Json, Progress, MB};
 use super::AbortOnDrop;
+use crate::io::client::{KafkaClient, Pending};
 
 /// Largest `--fetch-size` / `max.partition.fetch.bytes` and `fetch.max.bytes`: a response is
-/// at most about this big, well under [`client::RESPONSE_FRAME_BYTES_MAX`].
+/// at most about this big, well under [`super::RESPONSE_FRAME_BYTES_MAX`].
 const FETCH_BYTES_MAX: i32 = 100 * 1024 * 1024;
 /// Longest `fetch.max.wait.ms`.
 const FETCH_WAIT_MS_MAX: u64 = 30_000;
@@ -299,7 +299,7 @@ impl LaneStats {
 #[derive(Debug)]
 struct Lane {
     ctx: Arc<RunContext>,
-    conn: Connection,
+    conn: KafkaClient,
     version: i16,
     /// [`RunContext::finish`].
     finish: watch::Receiver<bool>,
@@ -308,9 +308,9 @@ struct Lane {
     /// Partition → the offset the next new record must have.
     expected: BTreeMap<i32, i64>,
     request: FetchRequest,
-    /// Correlation ids of the Fetch requests on the wire (at most one while records are
-    /// walked, since the next fetch depends on this one's batches).
-    pending: VecDeque<i32>,
+    /// The Fetch requests on the wire (at most one while records are walked, since the next
+    /// fetch depends on this one's batches).
+    pending: VecDeque<Pending<FetchResponse>>,
     /// Reused: the batches of the response being processed.
     batches: Vec<(i32, Batch)>,
     stats: LaneStats,
@@ -325,9 +325,9 @@ impl Lane {
         start_offsets: BTreeMap<i32, i64>,
     ) -> Result<Lane> {
         let s = &ctx.settings;
-        let conn = Connection::connect(addr, &s.client_id, s.request_timeout).await?;
+        let conn = super::connect(addr, &s.client_id, s.request_timeout).await?;
         // Fetch v4 is the first with RecordBatch v2 and isolation levels.
-        let version = conn.versions.pick(ApiKey::Fetch, (4, 16))?;
+        let version = conn.version(ApiKey::Fetch, 4..=16)?;
         let max_wait = s.fetch_max_wait.min(ctx.timeout);
         let request = FetchRequest {
             replica_id: -1,
@@ -400,49 +400,37 @@ impl Lane {
                     replica_directory_id: Uuid::ZERO,
                 }),
         );
-        let (correlation_id, _) = self
+        // The broker may hold a Fetch for max.wait.ms before answering.
+        let timeout = self.ctx.settings.request_timeout
+            + Duration::from_millis(self.request.max_wait_ms.max(0) as u64);
+        let response = self
             .conn
-            .writer
-            .send(ApiKey::Fetch, self.version, &self.request)
+            .start(ApiKey::Fetch, self.version, &self.request, timeout)
             .await
             .map_err(|e| format!("{e:#}"))?;
         self.stats.fetches += 1;
-        self.pending.push_back(correlation_id);
+        self.pending.push_back(response);
         Ok(())
     }
 
     async fn drive(&mut self) -> Result<(), Fatal> {
-        let read_limit = self.ctx.settings.request_timeout
-            + Duration::from_millis(self.request.max_wait_ms.max(0) as u64);
         self.send_fetch().await?;
         loop {
             if *self.finish.borrow() || self.ctx.budget.done() {
                 return Ok(());
             }
-            let frame = tokio::select! {
-                frame = self.conn.reader.read_frame_within(read_limit, "Fetch") => {
-                    frame.map_err(|e| format!("{e:#}"))?
-                }
+            let Some(oldest) = self.pending.front_mut() else {
+                return Err(format!("no Fetch in flight to {}", self.conn.addr()));
+            };
+            let answer = tokio::select! {
+                answer = oldest => answer.map_err(|e| format!("{e:#}"))?,
                 _ = self.finish.changed() => return Ok(()),
             };
+            self.pending.pop_front();
             let received = Instant::now();
             let received_wall_ms = wall_clock_ms();
-            self.stats.wire_bytes += frame.len() as u64 + 4;
-            let Some(correlation_id) = self.pending.pop_front() else {
-                return Err(format!(
-                    "{} sent a response to no outstanding Fetch",
-                    self.conn.addr
-                ));
-            };
-            let response: FetchResponse = client::decode(
-                ApiKey::Fetch,
-                self.version,
-                correlation_id,
-                frame,
-                &self.conn.addr,
-            )
-            .map_err(|e| format!("{e:#}"))?;
-            self.frame_batches(response)?;
+            self.stats.wire_bytes += answer.wire_bytes as u64;
+            self.frame_batches(answer.body)?;
             // Ask for the next data before walking this response's records.
             if !self.ctx.budget.done() {
                 self.send_fetch().await?;
@@ -474,7 +462,7 @@ impl Lane {
         if response.error_code != 0 {
             return Err(format!(
                 "Fetch from {}: {}",
-                self.conn.addr,
+                self.conn.addr(),
                 ErrorCode(response.error_code)
             ));
         }
@@ -483,14 +471,15 @@ impl Lane {
                 let Some(offset) = self.fetch_offsets.get_mut(&p.partition_index) else {
                     return Err(format!(
                         "Fetch from {} answers {topic}-{}, which was not asked for",
-                        self.conn.addr, p.partition_index
+                        self.conn.addr(),
+                        p.partition_index
                     ));
                 };
                 if p.error_code != 0 {
                     return Err(format!(
                         "fetching {topic}-{} at offset {offset} from {}: {}{}",
                         p.partition_index,
-                        self.conn.addr,
+                        self.conn.addr(),
                         ErrorCode(p.error_code),
                         if p.error_code == ErrorCode::OFFSET_OUT_OF_RANGE.code() {
                             format!(
@@ -508,7 +497,8 @@ impl Lane {
                         .map_err(|e| {
                             format!(
                                 "corrupt data for {topic}-{} from {}: {e}",
-                                p.partition_index, self.conn.addr
+                                p.partition_index,
+                                self.conn.addr()
                             )
                         })?;
                 if complete == 0 && !records.is_empty() {
@@ -816,20 +806,20 @@ pub(super) async fn execute(
     }
 
     let request_timeout = settings.request_timeout;
-    let mut admin_conn =
+    let admin_conn =
         super::connect_bootstrap(&settings.bootstrap, &settings.client_id, request_timeout).await?;
-    let Some(layout) = admin::describe_topic(&mut admin_conn, &args.topic, request_timeout).await?
+    let Some(layout) = admin::describe_topic(&admin_conn, &args.topic, request_timeout).await?
     else {
         bail!(
             "topic '{}' does not exist on {} (produce to it first, e.g. `kraftbridge perf \
              produce --topic {} --partitions 3 --keep-topic ...`)",
             args.topic,
-            admin_conn.addr,
+            admin_conn.addr(),
             args.topic
         );
     };
     let layout = admin::wait_for_leaders(
-        &mut admin_conn,
+        &admin_conn,
         &args.topic,
         Some(layout.leaders.len()),
         request_timeout,
@@ -918,9 +908,9 @@ async fn consume_from(
     let mut lanes = Vec::new();
     let mut available = 0i64;
     for (addr, partitions) in layout.by_leader() {
-        let mut conn = Connection::connect(&addr, &s.client_id, s.request_timeout).await?;
+        let conn = super::connect(&addr, &s.client_id, s.request_timeout).await?;
         let starts = admin::list_offsets(
-            &mut conn,
+            &conn,
             &args.topic,
             &partitions,
             if s.from_latest {
@@ -932,7 +922,7 @@ async fn consume_from(
         )
         .await?;
         let ends = admin::list_offsets(
-            &mut conn,
+            &conn,
             &args.topic,
             &partitions,
             LATEST_TIMESTAMP,

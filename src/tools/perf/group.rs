@@ -33,12 +33,13 @@ use protocol::messages::{
 };
 use protocol::ErrorCode;
 
-use super::client::{describe_error, host_port, Connection};
 use super::report::{per_sec, Histogram, Json};
 use super::{admin, connect_bootstrap, delete_topic_after_run, parse_bootstrap};
+use super::{describe_error, host_port};
 use crate::broker::group::coordinator::{CommittedOffset, CoordinatorConfig, GroupCoordinator};
 use crate::broker::group::load::PartitionLoader;
 use crate::broker::group::offsets::{self, OffsetsRecord};
+use crate::io::client::KafkaClient;
 
 /// Largest `--members`: each is a connection and a task.
 const MEMBERS_MAX: usize = 2000;
@@ -140,13 +141,13 @@ fn unique(prefix: &str) -> String {
 }
 
 /// FindCoordinator for `group`, then a connection to the coordinator.
-async fn coordinator_for(wire: &Wire, group: &str, client_id: &str) -> Result<Connection> {
+async fn coordinator_for(wire: &Wire, group: &str, client_id: &str) -> Result<KafkaClient> {
     let limit = Duration::from_millis(wire.request_timeout_ms);
     let servers = parse_bootstrap(&wire.bootstrap_server)?;
     let deadline = Instant::now() + limit;
     loop {
-        let mut conn = connect_bootstrap(&servers, client_id, limit).await?;
-        let version = conn.versions.pick(ApiKey::FindCoordinator, (0, 4))?;
+        let conn = connect_bootstrap(&servers, client_id, limit).await?;
+        let version = conn.version(ApiKey::FindCoordinator, 0..=4)?;
         let req = if version >= 4 {
             FindCoordinatorRequest {
                 coordinator_keys: vec![group.to_string()],
@@ -158,9 +159,8 @@ async fn coordinator_for(wire: &Wire, group: &str, client_id: &str) -> Result<Co
                 ..Default::default()
             }
         };
-        let r: FindCoordinatorResponse = conn
-            .request(ApiKey::FindCoordinator, version, &req, limit)
-            .await?;
+        // Connected with `limit` as the request timeout.
+        let r: FindCoordinatorResponse = conn.send(ApiKey::FindCoordinator, version, &req).await?;
         let (code, host, port) = match r.coordinators.first() {
             Some(c) if version >= 4 => (c.error_code, c.host.clone(), c.port),
             _ => (r.error_code, r.host, r.port),
@@ -171,7 +171,7 @@ async fn coordinator_for(wire: &Wire, group: &str, client_id: &str) -> Result<Co
                 return if servers.contains(&addr) {
                     Ok(conn)
                 } else {
-                    Connection::connect(&addr, client_id, limit).await
+                    super::connect(&addr, client_id, limit).await
                 };
             }
             // The broker creates and loads `__consumer_offsets` on first use.
@@ -188,13 +188,13 @@ async fn coordinator_for(wire: &Wire, group: &str, client_id: &str) -> Result<Co
     }
 }
 
-async fn delete_group(conn: &mut Connection, group: &str, limit: Duration) -> Result<()> {
-    let version = conn.versions.pick(ApiKey::DeleteGroups, (0, 2))?;
+async fn delete_group(conn: &KafkaClient, group: &str, limit: Duration) -> Result<()> {
+    let version = conn.version(ApiKey::DeleteGroups, 0..=2)?;
     let req = DeleteGroupsRequest {
         groups_names: vec![group.to_string()],
     };
     let r: DeleteGroupsResponse = conn
-        .request(ApiKey::DeleteGroups, version, &req, limit)
+        .send_within(ApiKey::DeleteGroups, version, &req, limit)
         .await?;
     match r.results.first().map(|g| g.error_code) {
         Some(0) => Ok(()),
@@ -225,9 +225,9 @@ async fn commit(args: CommitArgs) -> Result<()> {
     let topic = unique("perf-group-commit");
     let group = unique("perf-group");
     {
-        let mut conn = connect_bootstrap(&servers, client_id, limit).await?;
-        admin::create_topic(&mut conn, &topic, args.partitions, -1, limit).await?;
-        admin::wait_for_leaders(&mut conn, &topic, Some(args.partitions as usize), limit).await?;
+        let conn = connect_bootstrap(&servers, client_id, limit).await?;
+        admin::create_topic(&conn, &topic, args.partitions, -1, limit).await?;
+        admin::wait_for_leaders(&conn, &topic, Some(args.partitions as usize), limit).await?;
     }
     let result = commit_loop(&args, &topic, &group, client_id, limit).await;
     let topic_error = delete_topic_after_run(&servers, client_id, &topic, limit).await;
@@ -268,8 +268,8 @@ async fn commit_loop(
     client_id: &str,
     limit: Duration,
 ) -> Result<(Duration, Histogram)> {
-    let mut conn = coordinator_for(&args.wire, group, client_id).await?;
-    let version = conn.versions.pick(ApiKey::OffsetCommit, (2, 9))?;
+    let conn = coordinator_for(&args.wire, group, client_id).await?;
+    let version = conn.version(ApiKey::OffsetCommit, 2..=9)?;
     let mut latency = Histogram::default();
     let started = Instant::now();
     for n in 0..args.commits {
@@ -295,7 +295,7 @@ async fn commit_loop(
         };
         let sent = Instant::now();
         let r: OffsetCommitResponse = conn
-            .request(ApiKey::OffsetCommit, version, &req, limit)
+            .send_within(ApiKey::OffsetCommit, version, &req, limit)
             .await?;
         latency.record(sent.elapsed().as_micros() as u64);
         for p in r.topics.iter().flat_map(|t| &t.partitions) {
@@ -309,7 +309,7 @@ async fn commit_loop(
         }
     }
     let elapsed = started.elapsed();
-    delete_group(&mut conn, group, limit).await?;
+    delete_group(&conn, group, limit).await?;
     Ok((elapsed, latency))
 }
 
@@ -388,8 +388,7 @@ async fn join(args: JoinArgs) -> Result<()> {
             done: done_rx.clone(),
         };
         tasks.push(tokio::spawn(async move {
-            let mut conn = conn;
-            let r = m.run(&mut conn).await;
+            let r = m.run(&conn).await;
             (conn, r)
         }));
     }
@@ -427,9 +426,9 @@ async fn join(args: JoinArgs) -> Result<()> {
     let last_join_sent = joined.iter().map(|j| j.join_sent).max().unwrap_or(started);
     let last_joined = joined.iter().map(|j| j.joined).max().unwrap_or(started);
     // Leave in one batched LeaveGroup, then delete the group.
-    let mut admin_conn = conns.swap_remove(0);
-    leave_all(&mut admin_conn, &group, &joined, limit).await?;
-    delete_group(&mut admin_conn, &group, limit).await?;
+    let admin_conn = conns.swap_remove(0);
+    leave_all(&admin_conn, &group, &joined, limit).await?;
+    delete_group(&admin_conn, &group, limit).await?;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let one_round = generations.len() == 1;
     let mut j = Json::new();
@@ -478,10 +477,10 @@ struct Member {
 }
 
 impl Member {
-    async fn run(mut self, conn: &mut Connection) -> Result<Joined> {
-        let jv = conn.versions.pick(ApiKey::JoinGroup, (0, 9))?;
-        let sv = conn.versions.pick(ApiKey::SyncGroup, (0, 5))?;
-        let hv = conn.versions.pick(ApiKey::Heartbeat, (0, 4))?;
+    async fn run(mut self, conn: &KafkaClient) -> Result<Joined> {
+        let jv = conn.version(ApiKey::JoinGroup, 0..=9)?;
+        let sv = conn.version(ApiKey::SyncGroup, 0..=5)?;
+        let hv = conn.version(ApiKey::Heartbeat, 0..=4)?;
         let mut req = JoinGroupRequest {
             group_id: self.group.clone(),
             session_timeout_ms: self.session_timeout_ms,
@@ -497,7 +496,7 @@ impl Member {
         loop {
             let join_sent = Instant::now();
             let resp: JoinGroupResponse = conn
-                .request(ApiKey::JoinGroup, jv, &req, self.limit)
+                .send_within(ApiKey::JoinGroup, jv, &req, self.limit)
                 .await?;
             match ErrorCode(resp.error_code) {
                 ErrorCode::MEMBER_ID_REQUIRED if !member_id_required => {
@@ -528,7 +527,7 @@ impl Member {
                 ..Default::default()
             };
             let s: SyncGroupResponse = conn
-                .request(ApiKey::SyncGroup, sv, &sync, self.limit)
+                .send_within(ApiKey::SyncGroup, sv, &sync, self.limit)
                 .await?;
             match ErrorCode(s.error_code) {
                 ErrorCode::NONE => {}
@@ -554,8 +553,9 @@ impl Member {
                     }
                     _ = tokio::time::sleep(HEARTBEAT_INTERVAL) => {}
                 }
-                let h: HeartbeatResponse =
-                    conn.request(ApiKey::Heartbeat, hv, &hb, self.limit).await?;
+                let h: HeartbeatResponse = conn
+                    .send_within(ApiKey::Heartbeat, hv, &hb, self.limit)
+                    .await?;
                 match ErrorCode(h.error_code) {
                     ErrorCode::NONE => {}
                     ErrorCode::REBALANCE_IN_PROGRESS => break,
@@ -568,12 +568,12 @@ impl Member {
 }
 
 async fn leave_all(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     group: &str,
     members: &[Joined],
     limit: Duration,
 ) -> Result<()> {
-    let version = conn.versions.pick(ApiKey::LeaveGroup, (3, 5))?;
+    let version = conn.version(ApiKey::LeaveGroup, 3..=5)?;
     let req = LeaveGroupRequest {
         group_id: group.to_string(),
         members: members
@@ -586,7 +586,7 @@ async fn leave_all(
         ..Default::default()
     };
     let r: LeaveGroupResponse = conn
-        .request(ApiKey::LeaveGroup, version, &req, limit)
+        .send_within(ApiKey::LeaveGroup, version, &req, limit)
         .await?;
     if r.error_code != 0 {
         bail!("LeaveGroup: {}", describe_error(r.error_code, None));

@@ -23,8 +23,8 @@ use anyhow::{bail, Result};
 use tokio::sync::watch;
 
 use super::admin::{self, Created};
-use super::client::Connection;
 use super::report::{self, Histogram, Json, LatencySummary, Progress};
+use crate::io::client::KafkaClient;
 
 /// Most topics one run creates.
 const TOPICS_MAX: u64 = 100_000;
@@ -313,7 +313,7 @@ pub(super) async fn measure(
     let servers = super::parse_bootstrap(&args.bootstrap_server)?;
     let limit = Duration::from_millis(args.request_timeout_ms);
     let client_id = "perf-metadata";
-    let mut conn = super::connect_bootstrap(&servers, client_id, limit).await?;
+    let conn = super::connect_bootstrap(&servers, client_id, limit).await?;
     let prefix = args.prefix();
     let names: Vec<String> = (0..args.topics)
         .map(|i| format!("{prefix}{i:06}"))
@@ -328,28 +328,10 @@ pub(super) async fn measure(
     // Every topic we created, for the deletion phase.
     let mut ours: Vec<String> = Vec::new();
     let phases = async {
-        time_config_commits(
-            &mut conn,
-            args,
-            &prefix,
-            &mut report,
-            &mut ours,
-            &stop,
-            limit,
-        )
-        .await?;
+        time_config_commits(&conn, args, &prefix, &mut report, &mut ours, &stop, limit).await?;
         create_all(args, &servers, &names, &mut report, &mut ours, &stop).await?;
-        time_metadata(&mut conn, args, &names, &ours, &mut report, &stop, limit).await?;
-        time_single_creates(
-            &mut conn,
-            args,
-            &prefix,
-            &mut report,
-            &mut ours,
-            &stop,
-            limit,
-        )
-        .await
+        time_metadata(&conn, args, &names, &ours, &mut report, &stop, limit).await?;
+        time_single_creates(&conn, args, &prefix, &mut report, &mut ours, &stop, limit).await
     }
     .await;
     if let Err(e) = phases {
@@ -395,7 +377,7 @@ async fn create_all(
     let start = Instant::now();
     let workers: Vec<_> = conns
         .into_iter()
-        .map(|mut conn| {
+        .map(|conn| {
             let (chunks, next, requests) = (chunks.clone(), next.clone(), requests.clone());
             let (created, existed, progress) = (created.clone(), existed.clone(), progress.clone());
             let (stop, partitions) = (stop.clone(), args.partitions);
@@ -408,8 +390,7 @@ async fn create_all(
                     if *stop.borrow() {
                         return Ok(());
                     }
-                    let results =
-                        admin::create_topics(&mut conn, chunk, partitions, -1, limit).await?;
+                    let results = admin::create_topics(&conn, chunk, partitions, -1, limit).await?;
                     requests.fetch_add(1, Ordering::Relaxed);
                     let mut mine = created.lock().unwrap_or_else(|e| e.into_inner());
                     for (name, result) in chunk.iter().zip(results) {
@@ -452,7 +433,7 @@ async fn create_all(
 
 /// Phase 2: Metadata for every topic, then for one topic, `metadata_samples` times each.
 async fn time_metadata(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     args: &MetadataArgs,
     names: &[String],
     ours: &[String],
@@ -489,7 +470,7 @@ async fn time_metadata(
 /// bulk creation, so that the figure is the commit itself and not the disk still writing back
 /// thousands of new partitions.
 async fn time_config_commits(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     args: &MetadataArgs,
     prefix: &str,
     report: &mut MetadataReport,
@@ -518,7 +499,7 @@ async fn time_config_commits(
 
 /// Single-topic CreateTopics one at a time, with the bulk topics in place.
 async fn time_single_creates(
-    conn: &mut Connection,
+    conn: &KafkaClient,
     args: &MetadataArgs,
     prefix: &str,
     report: &mut MetadataReport,
@@ -555,9 +536,9 @@ async fn delete_all(
     }
     let start = Instant::now();
     let outcome = async {
-        let mut conn = super::connect_bootstrap(servers, "perf-metadata", limit).await?;
+        let conn = super::connect_bootstrap(servers, "perf-metadata", limit).await?;
         for chunk in ours.chunks(args.topics_per_request) {
-            admin::delete_topics(&mut conn, chunk, limit).await?;
+            admin::delete_topics(&conn, chunk, limit).await?;
             report.deleted += chunk.len() as u64;
         }
         anyhow::Ok(())

@@ -14,12 +14,13 @@
 //!   partition, up to `max.request.size`) go out in one Produce request;
 //! - appends stop while `buffer.memory` bytes are buffered or unacknowledged (Kafka's
 //!   `send()` blocks there), and `--throughput` paces them;
-//! - a reader task stamps each response with its arrival time, and every record's latency is
-//!   that time minus the moment the record was appended: Kafka's send-to-callback latency.
+//! - the connection's reader task (`io::client`) stamps each response with its arrival time,
+//!   and every record's latency is that time minus the moment the record was appended:
+//!   Kafka's send-to-callback latency.
 //!
 //! The hot loop allocates nothing per record: one payload (or a few from `--payload-file`) is
-//! reused, append times go into pooled vectors, and requests are encoded into one reused
-//! buffer. A batch's bytes are one allocation per batch.
+//! reused and append times go into pooled vectors. A batch's bytes are one allocation per
+//! batch, and each request's frame one more.
 //!
 //! Not modelled: retries (a failed batch is counted and reported, not resent), per-topic
 //! compression-ratio estimates (`batch.size` applies to the uncompressed batch), idempotence
@@ -41,13 +42,13 @@ use protocol::records::{BatchBuilder, Compression, BATCH_HEADER_LEN};
 use protocol::ErrorCode;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::admin::{self, Created};
 use super::ceiling::{self, Ceiling, CeilingLimits};
-use super::client::{self, describe_error, FrameWriter};
+use super::describe_error;
 use super::report::{self, Histogram, Json, LatencySummary, Progress, MB};
-use super::AbortOnDrop;
+use crate::io::client::{ClientError, KafkaClient, Pending, Received};
 
 /// Most connections one run opens.
 const CONNECTIONS_MAX: usize = 64;
@@ -536,23 +537,16 @@ struct ReadyBatch {
 
 #[derive(Debug)]
 struct InFlight {
-    correlation_id: i32,
-    sent: Instant,
+    response: Pending<ProduceResponse>,
     batches: Vec<ReadyBatch>,
 }
-
-/// What the reader task hands the lane: a response frame and when it arrived.
-type ReaderEvent = Result<(Instant, Bytes), String>;
 
 /// One connection's producer.
 #[derive(Debug)]
 struct Lane {
     ctx: Arc<RunContext>,
-    writer: FrameWriter,
-    responses: mpsc::Receiver<ReaderEvent>,
-    _reader: AbortOnDrop,
+    client: KafkaClient,
     stop: watch::Receiver<bool>,
-    addr: String,
     version: i16,
     partitions: Vec<i32>,
     sticky: usize,
@@ -584,30 +578,14 @@ impl Lane {
         stop: watch::Receiver<bool>,
     ) -> Result<Lane> {
         let s = &ctx.settings;
-        let conn = client::Connection::connect(&plan.addr, &s.client_id, s.request_timeout).await?;
+        let client = super::connect(&plan.addr, &s.client_id, s.request_timeout).await?;
         // Produce v3 is the first with RecordBatch v2; zstd needs v7 (KIP-110).
         let lowest = if s.compression == Compression::Zstd {
             7
         } else {
             3
         };
-        let version = conn.versions.pick(ApiKey::Produce, (lowest, 11))?;
-        let client::Connection {
-            mut reader,
-            writer,
-            addr,
-            ..
-        } = conn;
-        let (tx, responses) = mpsc::channel(s.max_in_flight + 1);
-        let reader_task = tokio::spawn(async move {
-            loop {
-                let event = reader.read_frame().await.map(|f| (Instant::now(), f));
-                let failed = event.is_err();
-                if tx.send(event.map_err(|e| format!("{e:#}"))).await.is_err() || failed {
-                    break;
-                }
-            }
-        });
+        let version = client.version(ApiKey::Produce, lowest..=11)?;
         let request = ProduceRequest {
             transactional_id: None,
             acks: s.acks.wire(),
@@ -618,11 +596,8 @@ impl Lane {
             }],
         };
         Ok(Lane {
-            writer,
-            responses,
-            _reader: AbortOnDrop(reader_task),
+            client,
             stop,
-            addr,
             version,
             partitions: plan.partitions,
             sticky: 0,
@@ -653,29 +628,18 @@ impl Lane {
         let lane_start = Instant::now();
         let max_in_flight = self.ctx.settings.max_in_flight;
         loop {
-            // Answers that have already arrived.
-            loop {
-                match self.responses.try_recv() {
-                    Ok(event) => self.on_response(event)?,
-                    Err(mpsc::error::TryRecvError::Empty) => break,
-                    Err(mpsc::error::TryRecvError::Disconnected) => {
-                        return Err(format!("the reader of {} stopped", self.addr))
-                    }
+            // Answers that have already arrived (Kafka answers a connection's requests in
+            // order, so only the oldest can be next). A request past `request.timeout.ms`
+            // fails here too.
+            while let Some(answer) = self.in_flight.front_mut().and_then(|f| f.response.ready()) {
+                if let Some(request) = self.in_flight.pop_front() {
+                    self.on_response(request, answer)?;
                 }
             }
             if *self.stop.borrow() {
                 return Ok(());
             }
             let now = Instant::now();
-            if let Some(front) = self.in_flight.front() {
-                if now >= front.sent + self.ctx.settings.request_timeout {
-                    return Err(format!(
-                        "no Produce response from {} within request.timeout.ms={}",
-                        self.addr,
-                        self.ctx.settings.request_timeout.as_millis()
-                    ));
-                }
-            }
             // Send whenever a request slot is free and something is ready.
             if self.in_flight.len() < max_in_flight {
                 self.close_open_if_due(now)?;
@@ -704,11 +668,8 @@ impl Lane {
                     }
                 }
             }
-            // Nothing to do until a response, the linger deadline, the pace or a timeout.
+            // Nothing to do until a response (or its timeout), the linger deadline or the pace.
             let mut wake = now + Duration::from_millis(100);
-            if let Some(front) = self.in_flight.front() {
-                wake = wake.min(front.sent + self.ctx.settings.request_timeout);
-            }
             if self.in_flight.len() < max_in_flight {
                 if let Some(open) = &self.open {
                     wake = wake.min(open.created + self.ctx.settings.linger);
@@ -720,13 +681,22 @@ impl Lane {
             if let Some(at) = self.retry.front().and_then(|b| b.retry_at) {
                 wake = wake.min(at);
             }
-            tokio::select! {
-                event = self.responses.recv() => match event {
-                    Some(event) => self.on_response(event)?,
-                    None => return Err(format!("the reader of {} stopped", self.addr)),
-                },
-                _ = tokio::time::sleep_until(wake.into()) => {}
-                _ = self.stop.changed() => {}
+            let oldest = async {
+                match self.in_flight.front_mut() {
+                    Some(front) => (&mut front.response).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let stop = &mut self.stop;
+            let answer = tokio::select! {
+                answer = oldest => Some(answer),
+                _ = tokio::time::sleep_until(wake.into()) => None,
+                _ = stop.changed() => None,
+            };
+            if let Some(answer) = answer {
+                if let Some(request) = self.in_flight.pop_front() {
+                    self.on_response(request, answer)?;
+                }
             }
         }
     }
@@ -867,49 +837,49 @@ impl Lane {
                 records: Some(b.bytes.clone()),
             });
         }
-        let result = self
-            .writer
-            .send(ApiKey::Produce, self.version, &self.request)
-            .await;
+        let (api, version) = (ApiKey::Produce, self.version);
+        let result = if self.ctx.settings.acks == Acks::None {
+            // No answer will come: the write is the acknowledgement (as Kafka's client).
+            self.client
+                .send_without_response(api, version, &self.request)
+                .await
+                .map(|wire| (wire, None))
+        } else {
+            let timeout = self.ctx.settings.request_timeout;
+            self.client
+                .start(api, version, &self.request, timeout)
+                .await
+                .map(|response| (response.request_bytes(), Some(response)))
+        };
         self.request.topic_data[0].partition_data.clear();
-        let (correlation_id, wire) = result.map_err(|e| format!("{e:#}"))?;
+        let (wire, response) = result.map_err(|e| format!("{e:#}"))?;
         self.stats.wire_bytes += wire as u64;
         self.stats.requests += 1;
         self.stats.batches += sent.len() as u64;
-        let now = Instant::now();
-        if self.ctx.settings.acks == Acks::None {
-            // No answer will come: the write is the acknowledgement (as Kafka's client).
-            let at = self.ctx.micros(now);
-            for b in sent {
-                self.complete(b, at, None);
-            }
-        } else {
-            self.in_flight.push_back(InFlight {
-                correlation_id,
-                sent: now,
+        match response {
+            Some(response) => self.in_flight.push_back(InFlight {
+                response,
                 batches: sent,
-            });
+            }),
+            None => {
+                let at = self.ctx.micros(Instant::now());
+                for b in sent {
+                    self.complete(b, at, None);
+                }
+            }
         }
         Ok(())
     }
 
-    /// Matches a response to the oldest request and settles its batches.
-    fn on_response(&mut self, event: ReaderEvent) -> Result<(), Fatal> {
-        let (at, frame) = event?;
-        let Some(request) = self.in_flight.pop_front() else {
-            return Err(format!(
-                "{} sent a response to no outstanding request",
-                self.addr
-            ));
-        };
-        let response: ProduceResponse = client::decode(
-            ApiKey::Produce,
-            self.version,
-            request.correlation_id,
-            frame,
-            &self.addr,
-        )
-        .map_err(|e| format!("{e:#}"))?;
+    /// Settles the batches of `request` with its answer.
+    fn on_response(
+        &mut self,
+        request: InFlight,
+        answer: Result<Received<ProduceResponse>, ClientError>,
+    ) -> Result<(), Fatal> {
+        let Received {
+            body: response, at, ..
+        } = answer.map_err(|e| format!("{e:#}"))?;
         let at_us = self.ctx.micros(at);
         let topic = self.ctx.topic.clone();
         for batch in request.batches {
@@ -922,7 +892,8 @@ impl Lane {
             let Some(answer) = answer else {
                 return Err(format!(
                     "the Produce response from {} has no answer for {topic}-{}",
-                    self.addr, batch.partition
+                    self.client.addr(),
+                    batch.partition
                 ));
             };
             let code = ErrorCode(answer.error_code);
@@ -1146,10 +1117,10 @@ pub(super) async fn execute(
     }
 
     let request_timeout = settings.request_timeout;
-    let mut admin_conn =
+    let admin_conn =
         super::connect_bootstrap(&settings.bootstrap, &settings.client_id, request_timeout).await?;
     let mut created = None;
-    let layout = match admin::describe_topic(&mut admin_conn, &args.topic, request_timeout).await? {
+    let layout = match admin::describe_topic(&admin_conn, &args.topic, request_timeout).await? {
         Some(layout) => {
             if let Some(p) = args.partitions {
                 if layout.leaders.len() != p as usize {
@@ -1161,7 +1132,7 @@ pub(super) async fn execute(
                     );
                 }
             }
-            admin::wait_for_leaders(&mut admin_conn, &args.topic, None, request_timeout).await?
+            admin::wait_for_leaders(&admin_conn, &args.topic, None, request_timeout).await?
         }
         None => {
             let Some(p) = args.partitions else {
@@ -1172,7 +1143,7 @@ pub(super) async fn execute(
             };
             created = Some(
                 admin::create_topic(
-                    &mut admin_conn,
+                    &admin_conn,
                     &args.topic,
                     p,
                     args.replication_factor,
@@ -1180,13 +1151,8 @@ pub(super) async fn execute(
                 )
                 .await?,
             );
-            admin::wait_for_leaders(
-                &mut admin_conn,
-                &args.topic,
-                Some(p as usize),
-                request_timeout,
-            )
-            .await?
+            admin::wait_for_leaders(&admin_conn, &args.topic, Some(p as usize), request_timeout)
+                .await?
         }
     };
     drop(admin_conn);

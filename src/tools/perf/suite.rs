@@ -765,8 +765,8 @@ async fn footprint(plan: &Plan, server: &mut SelfServer, report: &mut SuiteRepor
     let topic = format!("perf-suite-startup-{}", std::process::id());
     let servers = vec![server.bootstrap.clone()];
     let limit = Duration::from_secs(60);
-    let mut conn = super::connect_bootstrap(&servers, "perf-suite", limit).await?;
-    super::admin::create_topic(&mut conn, &topic, plan.startup_partitions, -1, limit).await?;
+    let conn = super::connect_bootstrap(&servers, "perf-suite", limit).await?;
+    super::admin::create_topic(&conn, &topic, plan.startup_partitions, -1, limit).await?;
     drop(conn);
     let stopping = Instant::now();
     server.stop_gracefully().await?;
@@ -782,9 +782,9 @@ async fn footprint(plan: &Plan, server: &mut SelfServer, report: &mut SuiteRepor
     // Idle: once every partition of the topic is led again (its logs adopted).
     let waiting = Instant::now();
     let idle = async {
-        let mut conn = super::connect_bootstrap(&servers, "perf-suite", limit).await?;
+        let conn = super::connect_bootstrap(&servers, "perf-suite", limit).await?;
         let p = Some(plan.startup_partitions as usize);
-        super::admin::wait_for_leaders(&mut conn, &topic, p, limit).await
+        super::admin::wait_for_leaders(&conn, &topic, p, limit).await
     }
     .await;
     let all_led = startup + waiting.elapsed();
@@ -1055,13 +1055,9 @@ impl SelfServer {
                 );
             }
             let probe = async {
-                let mut c = super::client::Connection::connect(
-                    &self.bootstrap,
-                    "perf-suite",
-                    Duration::from_secs(5),
-                )
-                .await?;
-                super::admin::metadata_topic_count(&mut c, None, Duration::from_secs(5)).await
+                let c =
+                    super::connect(&self.bootstrap, "perf-suite", Duration::from_secs(5)).await?;
+                super::admin::metadata_topic_count(&c, None, Duration::from_secs(5)).await
             };
             if probe.await.is_ok() {
                 return Ok(start.elapsed());
