@@ -469,4 +469,26 @@ mod tests {
         };
         assert!(SnapshotWriter::create(d, negative, 0, 0).is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Flipped bytes and cuts of a valid snapshot are refused or read, never a panic, and
+        /// what is read survives a rewrite (the fuzz target's invariants).
+        #[test]
+        fn mutated_snapshots_never_panic(
+            flips in proptest::collection::vec((0usize..4096, 0u8..=255), 0..6),
+            cut in 0usize..4096,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path());
+            let mut bytes = fs::read(ID.path(dir.path())).unwrap();
+            let len = bytes.len();
+            for (at, xor) in flips {
+                bytes[at % len] ^= xor;
+            }
+            bytes.truncate(len - cut % (len / 4));
+            crate::fuzz::metadata_snapshot(dir.path(), &bytes);
+        }
+    }
 }
