@@ -1,8 +1,8 @@
 //! KRaft metadata snapshots `<end offset>-<epoch>.checkpoint` in `__cluster_metadata-0`
 //! (KIP-630, `docs/formats.md` §13): the snapshot id and its file name, listing the
 //! snapshots of a directory (clearing what a crash left behind), writing, reading with
-//! validation, deleting, and the rules that decide which snapshots and log segments
-//! retention removes.
+//! validation, deleting, and the rules that decide what start-up loads ([`recovery`]) and
+//! which snapshots and log segments retention removes ([`retention`]).
 //!
 //! Input: the files of the metadata log directory, possibly written by Apache Kafka 3.9
 //! (`raft/src/main/java/org/apache/kafka/snapshot/Snapshots.java`, `RecordsSnapshotWriter.java`,
@@ -11,6 +11,7 @@
 //! are encoded and decoded by the `metadata` crate (`metadata::snapshot`).
 
 mod reader;
+pub mod recovery;
 pub mod retention;
 mod writer;
 
