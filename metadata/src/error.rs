@@ -75,6 +75,26 @@ pub enum Error {
     BatchTooLarge { size: usize, max: usize },
 }
 
+/// Why a snapshot's data batches do not load into an image (`docs/formats.md` §13). A
+/// snapshot is loaded whole or not at all.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// A batch or one of its records does not decode.
+    #[error("snapshot batch: {0}")]
+    Decode(#[from] Error),
+    /// A control batch among the data batches (the file layer strips the header and footer).
+    #[error("snapshot holds a control batch at offset {base_offset} among its data batches")]
+    ControlBatch { base_offset: i64 },
+    /// A record that decodes but does not apply to the image built so far.
+    #[error("snapshot record {record} at offset {offset} does not replay: {error}")]
+    Replay {
+        offset: i64,
+        record: &'static str,
+        error: ReplayError,
+    },
+}
+
 /// Why a well-formed record does not apply to the image (Kafka's replay throws
 /// `IllegalStateException`/`RuntimeException` for these). The delta is left unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -19,7 +19,7 @@ pub mod version;
 
 pub use batch::{decode_batch, encode_batch, DecodedBatch, MetadataBatch};
 pub use delta::{MetadataDelta, ReplayFailure, TransactionMarker};
-pub use error::{Error, ReplayError, Result};
+pub use error::{Error, ReplayError, Result, SnapshotError};
 pub use image::{
     BrokerRegistration, ClusterImage, ConfigResource, ControllerRegistration, Endpoint,
     LeaderRecoveryState, MetadataImage, PartitionRegistration, Provenance, TopicImage, TopicsImage,

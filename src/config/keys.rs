@@ -125,6 +125,7 @@ pub(crate) const KEYS: &[ConfigKey] = &[
     key("metadata.max.retention.bytes", Long, Some("104857600"), Any),
     key("metadata.max.retention.ms", Long, Some("604800000"), Any),
     key("metadata.log.max.record.bytes.between.snapshots", Long, Some("20971520"), AtLeast(1)),
+    key("metadata.log.max.snapshot.interval.ms", Long, Some("3600000"), AtLeast(0)),
     key("metadata.max.idle.interval.ms", Int, Some("500"), AtLeast(0)),
     // --- Socket server ---
     key("listeners", List, Some("PLAINTEXT://:9092"), Any),
@@ -253,6 +254,7 @@ pub(crate) const NO_EFFECT_KEYS: &[&str] = &[
     "metadata.max.retention.bytes",
     "metadata.max.retention.ms",
     "metadata.log.max.record.bytes.between.snapshots",
+    "metadata.log.max.snapshot.interval.ms",
     "metadata.max.idle.interval.ms",
     // Validated as Kafka validates them; one node has no inter-broker traffic.
     "inter.broker.listener.name",

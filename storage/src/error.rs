@@ -97,6 +97,10 @@ pub enum Error {
         stored: String,
         requested: String,
     },
+    /// A metadata snapshot cannot be written as asked (it exists already, a batch does not
+    /// fit the snapshot); nothing was overwritten.
+    #[error("metadata snapshot {path}: {reason}")]
+    Snapshot { path: PathBuf, reason: String },
     /// A `LogConfig` value outside what Kafka accepts.
     #[error("invalid config {key}={value}: {reason}")]
     InvalidConfig {

@@ -25,6 +25,7 @@ use crate::index::{self, OffsetIndex, OFFSET_INDEX_ENTRY_BYTES};
 use crate::leader_epoch::LeaderEpochCache;
 use crate::log::{FirstBatch, LoadOptions, LogConfig, PartitionLog, Shutdown};
 use crate::meta_properties::{java_properties, MetaProperties};
+use crate::metadata_snapshot::{self, SnapshotId, SnapshotWriter};
 use crate::partition_metadata;
 use crate::producer_snapshot::{self, SnapshotFiles, SNAPSHOT_ENTRY_BYTES, SNAPSHOT_HEADER_BYTES};
 use crate::segment::{
@@ -456,6 +457,67 @@ fn recover_and_check(scratch: &Path, data: &[u8]) {
 }
 
 /// `scratch/name`, emptied.
+/// Target `metadata_snapshot`: `data` as the only KRaft metadata snapshot
+/// (`<offset>-<epoch>.checkpoint`, `docs/formats.md` §13) of a metadata log directory, listed and
+/// read with validation; then the same again with every framed batch's CRC recomputed, so that
+/// mutations get past the CRC check into the header/footer/offset checks.
+///
+/// Invariants: listing finds exactly that snapshot; a snapshot that is accepted, written
+/// again through [`SnapshotWriter`] (when its data batches carry the snapshot's epoch, as the
+/// writer requires), reads back to the same header timestamp and the same data batches.
+pub fn metadata_snapshot(scratch: &Path, data: &[u8]) {
+    metadata_snapshot_read(scratch, data);
+    let mut fixed = data.to_vec();
+    let mut pos = 0usize;
+    while let Some(Ok(h)) = fixed.get(pos..).and_then(read_header) {
+        let end = pos.saturating_add(batch_size(&h) as usize);
+        let Some(batch) = fixed.get_mut(pos..end) else {
+            break;
+        };
+        let _ = recompute_crc(batch);
+        pos = end;
+    }
+    if fixed != data {
+        metadata_snapshot_read(scratch, &fixed);
+    }
+}
+
+fn metadata_snapshot_read(scratch: &Path, data: &[u8]) {
+    const ID: SnapshotId = SnapshotId {
+        end_offset: 1000,
+        epoch: 3,
+    };
+    let dir = fresh_dir(scratch, "__cluster_metadata-0");
+    write(&ID.path(&dir), data);
+    let listed =
+        metadata_snapshot::list(&dir).unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()));
+    assert_eq!(listed.len(), 1, "one snapshot listed");
+    assert_eq!(listed[0].size_bytes, data.len() as u64);
+    let Ok(contents) = metadata_snapshot::read_all(&dir, ID) else {
+        return;
+    };
+    if contents
+        .batches
+        .iter()
+        .any(|b| b.header.partition_leader_epoch != ID.epoch)
+    {
+        return;
+    }
+    let again_dir = fresh_dir(scratch, "again");
+    let mut writer =
+        SnapshotWriter::create(&again_dir, ID, contents.last_contained_log_timestamp_ms, 0)
+            .unwrap_or_else(|e| panic!("cannot start the rewrite: {e}"));
+    for batch in &contents.batches {
+        writer
+            .append(batch)
+            .unwrap_or_else(|e| panic!("an accepted batch is refused by the writer: {e}"));
+    }
+    writer.freeze(0).unwrap_or_else(|e| panic!("freeze: {e}"));
+    let again = metadata_snapshot::read_all(&again_dir, ID)
+        .unwrap_or_else(|e| panic!("a rewritten snapshot is refused: {e}"));
+    assert_eq!(again, contents, "snapshot rewrite round trip");
+}
+
 fn fresh_dir(scratch: &Path, name: &str) -> std::path::PathBuf {
     let dir = scratch.join(name);
     match fs::remove_dir_all(&dir) {

@@ -1,9 +1,9 @@
 //! Kafka's on-disk formats, byte-compatible with Apache Kafka 3.9: partition logs (segments,
 //! offset and time indexes, recovery of torn tails), the text checkpoints, `partition.metadata`,
-//! `.kafka_cleanshutdown` and `meta.properties`.
+//! `.kafka_cleanshutdown`, `meta.properties` and KRaft metadata snapshots.
 //!
 //! Blocking `std::fs` I/O; the broker runs it on dedicated threads. Layout reference:
-//! `docs/formats.md` §2–§9.
+//! `docs/formats.md` §2–§9 and §13.
 
 // Positional I/O (`pread`/`pwrite`) comes from `std::os::unix::fs::FileExt`.
 #[cfg(not(unix))]
@@ -23,6 +23,7 @@ pub mod leader_epoch;
 pub mod log;
 pub mod log_dir;
 pub mod meta_properties;
+pub mod metadata_snapshot;
 pub mod partition_metadata;
 pub mod producer_snapshot;
 pub mod segment;

@@ -16,6 +16,7 @@ use protocol::records::{
 use storage::checkpoint::{self, EpochEntry, OffsetEntry};
 use storage::index::encode_entry as offset_entry;
 use storage::meta_properties::{MetaProperties, Uuid};
+use storage::metadata_snapshot::{SnapshotId, SnapshotWriter};
 use storage::producer_snapshot::{self, SnapshotEntry};
 use storage::time_index::encode_entry as time_entry;
 use storage::TopicPartition;
@@ -33,6 +34,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("meta_properties", |_, data| {
         storage::fuzz::meta_properties(data)
     }),
+    ("metadata_snapshot", storage::fuzz::metadata_snapshot),
     ("partition_metadata", |_, data| {
         storage::fuzz::partition_metadata(data)
     }),
@@ -103,6 +105,7 @@ fn write_seed_corpus() {
         ("clean_shutdown", clean_shutdown_seeds()),
         ("index", index_seeds()),
         ("meta_properties", meta_properties_seeds()),
+        ("metadata_snapshot", metadata_snapshot_seeds()),
         ("partition_metadata", partition_metadata_seeds()),
         ("producer_snapshot", producer_snapshot_seeds()),
         ("segment_recovery", segment_seeds()),
@@ -348,6 +351,60 @@ fn with_crc(mut bytes: Vec<u8>) -> Vec<u8> {
     let crc = crc32c::crc32c(&bytes[6..]);
     bytes[2..6].copy_from_slice(&crc.to_be_bytes());
     bytes
+}
+
+/// A valid snapshot of epoch 3 with two data batches, plus a corrupt variant per rule the
+/// reader enforces.
+fn metadata_snapshot_seeds() -> Seeds {
+    let id = SnapshotId {
+        end_offset: 1000,
+        epoch: 3,
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let mut writer = SnapshotWriter::create(scratch.path(), id, 1_700_000_000_000, 5).unwrap();
+    for values in [
+        &[&b"\x01\x02\x00a"[..], b"\x01\x14\x00\x00"][..],
+        &[b"\x01\x0c\x00x"],
+    ] {
+        let mut b = BatchBuilder::new(Compression::None)
+            .base_offset(writer.next_offset())
+            .partition_leader_epoch(id.epoch);
+        for v in values {
+            b.append(1_700_000_000_000, None, Some(v), &[]).unwrap();
+        }
+        writer.append(&b.build().unwrap()).unwrap();
+    }
+    let valid = fs::read(writer.freeze(6).unwrap().path).unwrap();
+    let empty = {
+        let dir = tempfile::tempdir().unwrap();
+        let file = SnapshotWriter::create(dir.path(), id, 0, 0)
+            .unwrap()
+            .freeze(0)
+            .unwrap();
+        fs::read(file.path).unwrap()
+    };
+    // The header batch comes first and the footer batch last.
+    let header_len = 12 + i32::from_be_bytes(valid[8..12].try_into().unwrap()) as usize;
+    let footer_len = 12
+        + i32::from_be_bytes(empty[header_len + 8..header_len + 12].try_into().unwrap()) as usize;
+    let mut bad_crc = valid.clone();
+    bad_crc[header_len + 70] ^= 0x40;
+    let mut trailing = valid.clone();
+    trailing.extend_from_slice(&[0; 13]);
+    vec![
+        ("valid", valid.clone()),
+        ("header-and-footer-only", empty.clone()),
+        ("bad-crc", bad_crc),
+        (
+            "torn-in-batch",
+            valid[..valid.len() - footer_len - 9].to_vec(),
+        ),
+        ("no-footer", valid[..valid.len() - footer_len].to_vec()),
+        ("no-header", valid[header_len..].to_vec()),
+        ("footer-only", empty[header_len..].to_vec()),
+        ("trailing-bytes", trailing),
+        ("empty", Vec::new()),
+    ]
 }
 
 fn producer_snapshot_seeds() -> Seeds {
