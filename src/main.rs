@@ -49,6 +49,24 @@ enum Command {
     /// Print the batches and records of log segments and KRaft snapshots, as Kafka's
     /// kafka-dump-log.sh.
     DumpLog(DumpLogArgs),
+    /// Browse the KRaft metadata of a snapshot or a __cluster_metadata-0 directory, as
+    /// Kafka's kafka-metadata-shell.sh. Runs COMMAND if given, else reads commands from stdin.
+    MetadataShell {
+        /// A snapshot (`*.checkpoint`) or log segment (`*.log`) to load.
+        #[arg(
+            short = 's',
+            long,
+            conflicts_with = "dir",
+            required_unless_present = "dir"
+        )]
+        snapshot: Option<PathBuf>,
+        /// A `__cluster_metadata-0` directory: its latest snapshot and the log after it.
+        #[arg(short = 'd', long)]
+        dir: Option<PathBuf>,
+        /// One command to run (ls, cat, cd, pwd, find, tree, help) instead of a session.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Storage tool, as Kafka's kafka-storage.sh.
     Storage {
         #[command(subcommand)]
@@ -121,6 +139,18 @@ fn main() -> ExitCode {
             let files: Vec<PathBuf> = args.files.into_iter().chain(args.more_files).collect();
             tools::dump_log::dump_command(&files, opts, &mut out, &mut err)
         }
+        Command::MetadataShell {
+            snapshot,
+            dir,
+            command,
+        } => tools::metadata_shell::shell_command(
+            snapshot.as_deref(),
+            dir.as_deref(),
+            &command,
+            &mut std::io::stdin().lock(),
+            &mut out,
+            &mut err,
+        ),
         Command::Storage { command } => match command {
             StorageCommand::RandomUuid => tools::storage::random_uuid_command(&mut out),
             StorageCommand::Format {
