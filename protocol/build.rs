@@ -562,7 +562,59 @@ impl Gen<'_> {
             writeln!(o, "        if {present} {{ this.{fname} = {value}; }}").ok();
         }
         writeln!(o, "        this\n    }}\n}}\n").ok();
+        if has_json(m) {
+            self.emit_json(o, name, fields);
+        }
         self.out.push_str(o);
+    }
+
+    /// `impl ToJson`, as Kafka's generated `*JsonConverter.write`: schema field names with the
+    /// first letter lowered, only the fields `version` has, tagged fields only when set.
+    fn emit_json(&self, o: &mut String, name: &str, fields: &[Field]) {
+        let all = self.msg.versions;
+        writeln!(
+            o,
+            "impl ToJson for {name} {{\n    fn to_json(&self, version: i16) -> JsonValue {{"
+        )
+        .ok();
+        writeln!(o, "        let _ = version;\n        #[allow(unused_mut)]\n        let mut fields: Vec<(&'static str, JsonValue)> = Vec::new();").ok();
+        for f in fields {
+            let present = f.versions.cond(all);
+            if present == "false" {
+                continue;
+            }
+            let fname = snake(&f.name);
+            let key = camel(&f.name);
+            let cond = match f.tag {
+                Some((_, tv)) => format!(
+                    "({present}) && (!({}) || self.{fname} != {})",
+                    tv.cond(all),
+                    self.default_expr(f)
+                ),
+                None => present,
+            };
+            writeln!(
+                o,
+                "        if {cond} {{ fields.push((\"{key}\", self.{fname}.to_json(version))); }}"
+            )
+            .ok();
+        }
+        writeln!(o, "        JsonValue::Object(fields)\n    }}\n}}\n").ok();
+    }
+}
+
+/// Messages that get a JSON form: metadata records and data schemas (control records,
+/// snapshot header/footer, group and offset records), which the tools print.
+fn has_json(m: &Message) -> bool {
+    m.kind == "metadata" || m.kind == "data"
+}
+
+/// Kafka's `camelCaseName`: the schema name with its first letter lowered.
+fn camel(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -784,6 +836,27 @@ fn main() {
             "            MetadataRecordBody::{}(_) => {}::KEY,",
             m.name.trim_end_matches("Record"),
             m.name
+        )
+        .ok();
+    }
+    writeln!(out, "        }}\n    }}\n").ok();
+    writeln!(out, "    /// Kafka's `MetadataRecordType` name, e.g. `REGISTER_BROKER_RECORD`.\n    pub fn type_name(&self) -> &'static str {{\n        match self {{").ok();
+    for m in &records {
+        writeln!(
+            out,
+            "            MetadataRecordBody::{}(_) => \"{}\",",
+            m.name.trim_end_matches("Record"),
+            snake(&m.name).to_uppercase()
+        )
+        .ok();
+    }
+    writeln!(out, "        }}\n    }}\n").ok();
+    writeln!(out, "    /// The record's JSON at `version`, as Kafka's `MetadataJsonConverters.writeJson`.\n    pub fn to_json(&self, version: i16) -> JsonValue {{\n        match self {{").ok();
+    for m in &records {
+        writeln!(
+            out,
+            "            MetadataRecordBody::{}(r) => r.to_json(version),",
+            m.name.trim_end_matches("Record"),
         )
         .ok();
     }

@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod error;
 pub mod ids;
+pub mod json;
 pub mod messages;
 pub mod records;
 pub mod sample;

@@ -7,6 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::codec::*;
 use crate::error::{DecodeError, DecodeErrorKind};
+use crate::json::{JsonValue, ToJson};
 use crate::sample::{Sample, SampleRng};
 use crate::types::Uuid;
 
