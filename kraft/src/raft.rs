@@ -43,6 +43,7 @@ mod follower;
 pub mod json;
 mod leader;
 pub mod message;
+pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

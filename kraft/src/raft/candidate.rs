@@ -76,6 +76,7 @@ impl RaftCore {
             candidate_id: me,
             last_epoch: self.log.epochs.last_epoch(),
             last_offset: self.log.end,
+            pre_vote: false,
         };
         for &voter in self.config.voters.iter().filter(|&&v| v != me) {
             out.push(Action::Send {
