@@ -97,7 +97,7 @@ impl RaftCore {
 
     /// Starts an election in the next epoch (Raft §5.2): the vote for ourselves is persisted
     /// before any VoteRequest goes out.
-    fn become_candidate(
+    pub(super) fn become_candidate(
         &mut self,
         now: Millis,
         retries: u32,
@@ -263,7 +263,8 @@ impl RaftCore {
             return Ok(()); // decided already
         };
         // A voter without Vote v2 cannot pre-vote: let the real election decide.
-        let granted = resp.vote_granted || (c.pre_vote && resp.error == ErrorCode::UNSUPPORTED_VERSION);
+        let granted =
+            resp.vote_granted || (c.pre_vote && resp.error == ErrorCode::UNSUPPORTED_VERSION);
         if resp.error != ErrorCode::NONE && !granted {
             return Ok(());
         }

@@ -27,6 +27,10 @@ pub(super) struct Follower {
     /// A fetch from the leader succeeded, and the leader has not resigned since: pre-votes
     /// are refused (KIP-996).
     heard_from_leader: bool,
+    /// The leader resigned (EndQuorumEpoch): when the timer fires, stand at once without
+    /// pre-vote, as a leadership transfer does (some voters may not have heard the news yet
+    /// and would refuse a pre-vote; nothing is left to disrupt).
+    leader_resigned: bool,
 }
 
 impl Follower {
@@ -74,6 +78,7 @@ impl RaftCore {
             next_fetch_at: now,
             leader_high_watermark: None,
             heard_from_leader: false,
+            leader_resigned: false,
         });
         self.send_fetch(now, out);
     }
@@ -108,7 +113,11 @@ impl RaftCore {
         };
         if now >= f.fetch_deadline {
             if self.is_voter() {
-                return self.start_election(now, out);
+                return if f.leader_resigned {
+                    self.become_candidate(now, 0, out)
+                } else {
+                    self.start_election(now, out)
+                };
             }
             self.become_unattached(now, self.election.epoch, out);
         } else if now >= f.next_fetch_at {
@@ -292,6 +301,7 @@ impl RaftCore {
             if f.leader == req.leader_id && req.leader_epoch == self.election.epoch {
                 // The leader is gone: grant pre-votes, and stand after the backoff.
                 f.heard_from_leader = false;
+                f.leader_resigned = true;
                 f.fetch_deadline = f.fetch_deadline.min(now.plus(backoff));
             }
         }

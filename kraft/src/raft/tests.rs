@@ -262,8 +262,15 @@ fn a_follower_that_hears_from_its_leader_refuses_pre_votes_and_persists_nothing(
         diverging_epoch: None,
         records: Bytes::new(),
     });
-    raft.step(Millis(1), Input::Received { from: NodeId(2), msg: fetched }, &mut out)
-        .unwrap();
+    raft.step(
+        Millis(1),
+        Input::Received {
+            from: NodeId(2),
+            msg: fetched,
+        },
+        &mut out,
+    )
+    .unwrap();
     let pre_vote = |epoch| {
         RaftMessage::VoteRequest(message::VoteRequest {
             candidate_epoch: Epoch(epoch),
@@ -275,8 +282,15 @@ fn a_follower_that_hears_from_its_leader_refuses_pre_votes_and_persists_nothing(
     };
     for epoch in [4, 5] {
         out.clear();
-        raft.step(Millis(2), Input::Received { from: NodeId(3), msg: pre_vote(epoch) }, &mut out)
-            .unwrap();
+        raft.step(
+            Millis(2),
+            Input::Received {
+                from: NodeId(3),
+                msg: pre_vote(epoch),
+            },
+            &mut out,
+        )
+        .unwrap();
         let granted = out.iter().any(|a| {
             matches!(a, Action::Send { msg: RaftMessage::VoteResponse(r), .. } if r.vote_granted)
         });
