@@ -13,16 +13,20 @@
 //! loader and the controller how far they may apply.
 //!
 //! Status: elections (Vote, BeginQuorumEpoch, EndQuorumEpoch) with randomised timeouts from
-//! the constructor's seed and exponential backoff, replication by Fetch with
-//! `LastFetchedEpoch` → `DivergingEpoch` truncation, long-polled fetches, check-quorum
-//! resignation of a leader cut off from the majority, followers, candidates, resigned
-//! leaders and observers. A sole voter elects itself on its first `Tick` (the quickstart).
-//! Not yet: pre-vote (KIP-996), snapshots (KIP-630), dynamic voters (KIP-853), a graceful
-//! resign input, `append.linger.ms` batching.
+//! the constructor's seed and exponential backoff, pre-vote (KIP-996), replication by Fetch
+//! with `LastFetchedEpoch` → `DivergingEpoch` truncation, long-polled fetches, check-quorum
+//! resignation of a leader cut off from the majority, a graceful resign (`Input::Resign`),
+//! followers, prospective candidates, candidates, resigned leaders and observers. A sole
+//! voter elects itself on its first `Tick` (the quickstart). [`wire`] converts messages to
+//! and from Kafka's bodies. Not yet: snapshots (KIP-630), dynamic voters (KIP-853),
+//! `append.linger.ms` batching.
 //!
 //! The roles and their edges (each `become_*` function is one arrow's target):
 //!
 //! ```text
+//! (With pre-vote, each "election timeout" arrow first passes through Prospective: the same
+//! Candidate state asking in the current epoch; a majority of pre-votes leads on to it.)
+//!
 //!            start ──► Unattached ◄────────── higher epoch seen, no leader known
 //!                        │    ▲                           (any role)
 //!       election timeout │    │ higher epoch
