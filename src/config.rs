@@ -188,6 +188,11 @@ pub(crate) struct ServerConfig {
 
     // --- KRaft quorum (KIP-595) ---
     pub(crate) controller_quorum_voters: Vec<QuorumVoter>,
+    pub(crate) controller_quorum_election_timeout_ms: i32,
+    pub(crate) controller_quorum_fetch_timeout_ms: i32,
+    pub(crate) controller_quorum_election_backoff_max_ms: i32,
+    pub(crate) controller_quorum_request_timeout_ms: i32,
+    pub(crate) controller_quorum_retry_backoff_ms: i32,
     pub(crate) broker_session_timeout_ms: i32,
     pub(crate) metadata_log_segment_bytes: i32,
     pub(crate) metadata_log_segment_ms: i64,
@@ -887,6 +892,12 @@ fn build(v: &Values<'_>, warnings: &mut Vec<ConfigWarning>) -> Result<ServerConf
         node_id,
         broker_rack: v.opt_string("broker.rack")?,
         controller_quorum_voters,
+        controller_quorum_election_timeout_ms: v.int("controller.quorum.election.timeout.ms")?,
+        controller_quorum_fetch_timeout_ms: v.int("controller.quorum.fetch.timeout.ms")?,
+        controller_quorum_election_backoff_max_ms: v
+            .int("controller.quorum.election.backoff.max.ms")?,
+        controller_quorum_request_timeout_ms: v.int("controller.quorum.request.timeout.ms")?,
+        controller_quorum_retry_backoff_ms: v.int("controller.quorum.retry.backoff.ms")?,
         broker_session_timeout_ms: v.int("broker.session.timeout.ms")?,
         metadata_log_segment_bytes: v.int("metadata.log.segment.bytes")?,
         metadata_log_segment_ms: v.long("metadata.log.segment.ms")?,

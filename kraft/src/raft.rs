@@ -13,16 +13,20 @@
 //! loader and the controller how far they may apply.
 //!
 //! Status: elections (Vote, BeginQuorumEpoch, EndQuorumEpoch) with randomised timeouts from
-//! the constructor's seed and exponential backoff, replication by Fetch with
-//! `LastFetchedEpoch` → `DivergingEpoch` truncation, long-polled fetches, check-quorum
-//! resignation of a leader cut off from the majority, followers, candidates, resigned
-//! leaders and observers. A sole voter elects itself on its first `Tick` (the quickstart).
-//! Not yet: pre-vote (KIP-996), snapshots (KIP-630), dynamic voters (KIP-853), a graceful
-//! resign input, `append.linger.ms` batching.
+//! the constructor's seed and exponential backoff, pre-vote (KIP-996), replication by Fetch
+//! with `LastFetchedEpoch` → `DivergingEpoch` truncation, long-polled fetches, check-quorum
+//! resignation of a leader cut off from the majority, a graceful resign (`Input::Resign`),
+//! followers, prospective candidates, candidates, resigned leaders and observers. A sole
+//! voter elects itself on its first `Tick` (the quickstart). [`wire`] converts messages to
+//! and from Kafka's bodies. Not yet: snapshots (KIP-630), dynamic voters (KIP-853),
+//! `append.linger.ms` batching.
 //!
 //! The roles and their edges (each `become_*` function is one arrow's target):
 //!
 //! ```text
+//! (With pre-vote, each "election timeout" arrow first passes through Prospective: the same
+//! Candidate state asking in the current epoch; a majority of pre-votes leads on to it.)
+//!
 //!            start ──► Unattached ◄────────── higher epoch seen, no leader known
 //!                        │    ▲                           (any role)
 //!       election timeout │    │ higher epoch
@@ -43,6 +47,7 @@ mod follower;
 pub mod json;
 mod leader;
 pub mod message;
+pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -86,6 +91,9 @@ pub struct RaftConfig {
     pub request_timeout_ms: i64,
     /// `controller.quorum.retry.backoff.ms` (20): wait after a failed request.
     pub retry_backoff_ms: i64,
+    /// Stand as a prospective candidate first (KIP-996 pre-vote, Vote v2). Kafka 4.0 does
+    /// it whenever the peers support Vote v2; a peer that does not counts as granting.
+    pub pre_vote: bool,
 }
 
 impl RaftConfig {
@@ -99,6 +107,7 @@ impl RaftConfig {
             election_backoff_max_ms: 1000,
             request_timeout_ms: 2000,
             retry_backoff_ms: 20,
+            pre_vote: true,
         }
     }
 
@@ -145,6 +154,9 @@ pub enum Input {
     /// The log is durable through `end` (exclusive), as of the `generation` of the last
     /// `Truncate` executed before the fsync began (0 before any).
     Persisted { end: Offset, generation: u64 },
+    /// Shutting down: a leader resigns with EndQuorumEpoch naming its preferred successors,
+    /// so the next leader is elected without waiting for a timeout. Others ignore it.
+    Resign,
 }
 
 /// Data (metadata records) or control (LEADER_CHANGE, …) batch.
@@ -249,6 +261,8 @@ impl RaftError {
 pub enum Role {
     /// Not started, or no leader known in the current epoch.
     Unattached,
+    /// Asking for pre-votes in the current epoch (KIP-996).
+    Prospective,
     Candidate,
     Leader,
     Follower,
@@ -344,6 +358,10 @@ impl RaftCore {
             Input::Request { id, msg } => self.handle_message(now, ReplyTo::Inbound(id), msg, out),
             Input::Propose(records) => self.propose(now, &records, out).map(|_| ()),
             Input::Persisted { end, generation } => self.handle_persisted(end, generation, out),
+            Input::Resign => {
+                self.resign(now, out);
+                Ok(())
+            }
         }
     }
 
@@ -399,7 +417,7 @@ impl RaftCore {
             } => {
                 if now >= *deadline {
                     if self.is_voter() {
-                        self.become_candidate(now, out)?;
+                        self.start_election(now, out)?;
                     } else {
                         self.observer_discover(now, out);
                     }
@@ -441,8 +459,8 @@ impl RaftCore {
             (RaftMessage::BeginQuorumEpochResponse(resp), Some(id)) => {
                 self.handle_begin_quorum_epoch_response(now, id, resp, out)
             }
-            (RaftMessage::EndQuorumEpochResponse(resp), Some(_)) => {
-                self.observe_epoch(now, resp.leader_epoch, resp.leader_id, out);
+            (RaftMessage::EndQuorumEpochResponse(resp), Some(from)) => {
+                self.observe_epoch(now, from, resp.leader_epoch, resp.leader_id, out);
             }
             // Responses come back to whoever fetched, voter or observer.
             (RaftMessage::FetchResponse(resp), _) => {
@@ -464,7 +482,7 @@ impl RaftCore {
             RaftMessage::VoteRequest(_) => RaftMessage::VoteResponse(message::VoteResponse {
                 error: ErrorCode::INCONSISTENT_VOTER_SET,
                 leader_epoch: self.election.epoch,
-                leader_id: self.election.leader_id,
+                leader_id: self.known_leader(),
                 vote_granted: false,
             }),
             RaftMessage::BeginQuorumEpochRequest(_) => {
@@ -478,20 +496,30 @@ impl RaftCore {
         reply_with(from, reply, out);
     }
 
+    /// The leader of the current epoch as we answer peers: never ourselves unless we lead
+    /// (a restarted or resigned leader's `quorum-state` still names it).
+    fn known_leader(&self) -> Option<NodeId> {
+        let me = self.config.node_id;
+        self.election
+            .leader_id
+            .filter(|&l| l != me || self.is_leader())
+    }
+
     fn epoch_response(&self, error: ErrorCode) -> message::EpochResponse {
         message::EpochResponse {
             error,
             leader_epoch: self.election.epoch,
-            leader_id: self.election.leader_id,
+            leader_id: self.known_leader(),
         }
     }
 
-    /// A peer named `epoch` (and maybe its leader). A later epoch than ours ends our role:
-    /// follow its leader if named, else wait unattached (Raft §5.1). Returns false when the
-    /// peer's epoch is older than ours (its message is stale).
+    /// Peer `from` named `epoch` (and maybe its leader). A later epoch than ours ends our
+    /// role: follow its leader if named, else wait unattached (Raft §5.1). Returns false when
+    /// the peer's epoch is older than ours (its message is stale).
     fn observe_epoch(
         &mut self,
         now: Millis,
+        from: NodeId,
         epoch: Epoch,
         leader_id: Option<NodeId>,
         out: &mut Vec<Action>,
@@ -507,8 +535,11 @@ impl RaftCore {
                 None => self.become_unattached(now, epoch, out),
             }
         } else if let Some(l) = leader {
-            // Same epoch, and we learn its leader: anyone but that epoch's leader follows.
-            if self.election.leader_id.is_none() {
+            // Same epoch, and we learn its leader: anyone but that epoch's leader follows. A
+            // prospective candidate goes back to the leader it gave up on only when that
+            // leader itself answers: a follower naming it may merely not have timed out yet.
+            let prospective = matches!(&self.state, State::Candidate(c) if c.pre_vote);
+            if self.election.leader_id.is_none() || (prospective && l == from) {
                 self.become_follower(now, epoch, l, out);
             }
         }
@@ -701,8 +732,9 @@ impl RaftCore {
     }
 
     pub fn role(&self) -> Role {
-        match self.state {
+        match &self.state {
             State::Unattached { .. } => Role::Unattached,
+            State::Candidate(c) if c.pre_vote => Role::Prospective,
             State::Candidate(_) => Role::Candidate,
             State::Leader(_) => Role::Leader,
             State::Follower(_) => Role::Follower,

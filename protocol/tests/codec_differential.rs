@@ -201,10 +201,22 @@ struct VersionRangeDifference {
 }
 
 /// Where the version ranges of the two schemas differ, the comparison covers the intersection;
-/// every difference must be listed here. Both are generated from Kafka 3.9-era schemas, so
-/// today there is none; a kafka-protocol upgrade or a schema change on our side that makes one
-/// shows up as a test failure until it is listed.
-const VERSION_RANGE_DIFFERENCES: &[VersionRangeDifference] = &[];
+/// every difference must be listed here. A kafka-protocol upgrade or a schema change on our
+/// side that makes one shows up as a test failure until it is listed.
+const VERSION_RANGE_DIFFERENCES: &[VersionRangeDifference] = &[
+    VersionRangeDifference {
+        message: "VoteRequest",
+        ours: (0, 2),
+        theirs: (0, 1),
+        reason: "Vote v2 (KIP-996 PreVote) is Kafka 4.0's; kafka-protocol 0.15 stops at 3.9's v1",
+    },
+    VersionRangeDifference {
+        message: "VoteResponse",
+        ours: (0, 2),
+        theirs: (0, 1),
+        reason: "Vote v2 (KIP-996 PreVote) is Kafka 4.0's; kafka-protocol 0.15 stops at 3.9's v1",
+    },
+];
 
 fn seeds() -> Vec<u64> {
     match std::env::var("SEED") {

@@ -239,15 +239,11 @@ pub(crate) fn lookup(name: &str) -> Option<&'static ConfigKey> {
 /// and thread/buffer tuning our runtime does not have.
 #[rustfmt::skip] // one key per line reads as a table
 pub(crate) const NO_EFFECT_KEYS: &[&str] = &[
-    // The single-voter quorum neither elects, fetches nor lingers; a dynamic quorum (KIP-853)
-    // is refused when it is the only quorum setting; snapshots and no-op records are not written.
+    // A dynamic quorum (KIP-853) is refused when it is the only quorum setting; the Raft core
+    // appends each proposal at once (no linger batching yet); snapshots and no-op records are
+    // not written. The other controller.quorum.* timers configure the Raft core.
     "controller.quorum.bootstrap.servers",
-    "controller.quorum.election.timeout.ms",
-    "controller.quorum.fetch.timeout.ms",
-    "controller.quorum.election.backoff.max.ms",
     "controller.quorum.append.linger.ms",
-    "controller.quorum.request.timeout.ms",
-    "controller.quorum.retry.backoff.ms",
     // The combined node's broker registers in-process, not over the network.
     "broker.heartbeat.interval.ms",
     "initial.broker.registration.timeout.ms",

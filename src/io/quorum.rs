@@ -176,11 +176,7 @@ impl Quorum {
             .iter()
             .map(|v| NodeId(v.id))
             .collect();
-        let raft = RaftCore::new(
-            RaftConfig::new(NodeId(config.node_id), voters),
-            durable,
-            rand::random(),
-        );
+        let raft = RaftCore::new(raft_config(config, voters), durable, rand::random());
         tracing::info!(
             records_end = log.log_end_offset(),
             topics = controller.image().topics.len(),
@@ -472,6 +468,18 @@ fn replay_log(
     Ok(epochs)
 }
 
+/// The Raft core's settings from Kafka's `controller.quorum.*` keys.
+fn raft_config(config: &ServerConfig, voters: BTreeSet<NodeId>) -> RaftConfig {
+    RaftConfig {
+        election_timeout_ms: i64::from(config.controller_quorum_election_timeout_ms),
+        fetch_timeout_ms: i64::from(config.controller_quorum_fetch_timeout_ms),
+        election_backoff_max_ms: i64::from(config.controller_quorum_election_backoff_max_ms),
+        request_timeout_ms: i64::from(config.controller_quorum_request_timeout_ms),
+        retry_backoff_ms: i64::from(config.controller_quorum_retry_backoff_ms),
+        ..RaftConfig::new(NodeId(config.node_id), voters)
+    }
+}
+
 fn read_quorum_state(dir: &Path) -> anyhow::Result<ElectionState> {
     let path = dir.join("quorum-state");
     match std::fs::read_to_string(&path) {
@@ -490,7 +498,9 @@ fn write_quorum_state(dir: &Path, e: &ElectionState) -> anyhow::Result<()> {
     let tmp = dir.join("quorum-state.tmp");
     let mut f =
         std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(e.to_quorum_state_json(QuorumStateVersion::V1).as_bytes())?;
+    // data_version 0, as Kafka 3.9 writes it for a static quorum (kraft.version 0, the
+    // voters from controller.quorum.voters); both versions are read.
+    f.write_all(e.to_quorum_state_json(QuorumStateVersion::V0).as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, &path)?;
     std::fs::File::open(dir)?.sync_all()?;
@@ -593,6 +603,16 @@ mod tests {
 
         let mut q = Quorum::load(&config, CLUSTER_ID).expect("load");
         q.become_active().expect("active");
+        // The leader's quorum-state, as Kafka 3.9 writes it for a static quorum.
+        let state = std::fs::read_to_string(q.dir.join("quorum-state")).expect("quorum-state");
+        let epoch = q.raft.epoch();
+        assert_eq!(
+            state,
+            format!(
+                "{{\"clusterId\":\"\",\"leaderId\":1,\"leaderEpoch\":{epoch},\"votedId\":-1,\
+                 \"appliedOffset\":0,\"currentVoters\":[{{\"voterId\":1}}],\"data_version\":0}}"
+            )
+        );
         let topics = ["orders", "payments"]
             .iter()
             .map(|name| CreatableTopic {

@@ -3,6 +3,12 @@
 //! makes it leader. A lost or timed-out election waits a randomised, exponentially growing
 //! backoff (`controller.quorum.election.backoff.max.ms`) before the next one. Also the voter
 //! side: whom to grant a vote, and only once that vote is durable.
+//!
+//! Pre-vote (KIP-996): with `RaftConfig::pre_vote` a voter first stands as a *prospective*
+//! candidate in its current epoch, persisting nothing; only a majority of pre-vote grants
+//! lets it bump the epoch. A voter that still hears from its leader refuses, so one returning
+//! from a partition learns the leader instead of forcing an election. A voter answering
+//! UNSUPPORTED_VERSION (no Vote v2) counts as granting: the real election then decides.
 
 use std::collections::BTreeSet;
 
@@ -10,11 +16,15 @@ use protocol::ErrorCode;
 use rand::Rng;
 
 use super::message::{VoteRequest, VoteResponse};
-use super::{Action, ElectionState, Millis, NodeId, RaftCore, RaftError, RaftMessage, State};
+use super::{
+    Action, ElectionState, Epoch, Millis, NodeId, Offset, RaftCore, RaftError, RaftMessage, State,
+};
 
-/// A candidate's volatile state.
+/// A candidate's (or a prospective candidate's) volatile state.
 #[derive(Debug, Clone)]
 pub(super) struct Candidate {
+    /// A prospective candidate, asking for pre-votes in the current epoch (KIP-996).
+    pub(super) pre_vote: bool,
     pub(super) granted: BTreeSet<NodeId>,
     rejected: BTreeSet<NodeId>,
     /// Give up on this election at this time (then back off).
@@ -32,9 +42,9 @@ impl Candidate {
 }
 
 impl RaftCore {
-    /// Starts an election in the next epoch (Raft §5.2): the vote for ourselves is persisted
-    /// before any VoteRequest goes out.
-    pub(super) fn become_candidate(
+    /// The election timer fired: stand for election, first as a prospective candidate when
+    /// pre-vote is on and other voters exist.
+    pub(super) fn start_election(
         &mut self,
         now: Millis,
         out: &mut Vec<Action>,
@@ -43,6 +53,56 @@ impl RaftCore {
             State::Candidate(c) => c.retries + 1,
             _ => 0,
         };
+        if self.config.pre_vote && self.config.majority() > 1 {
+            self.become_prospective(now, retries, out);
+            Ok(())
+        } else {
+            self.become_candidate(now, retries, out)
+        }
+    }
+
+    /// KIP-996: ask for pre-votes in the current epoch; nothing is persisted, and the known
+    /// leader (if any) stays on record until someone names a newer one.
+    fn become_prospective(&mut self, now: Millis, retries: u32, out: &mut Vec<Action>) {
+        self.leave_role(out);
+        let me = self.config.node_id;
+        let election_deadline = now.plus(self.random_election_timeout());
+        self.state = State::Candidate(Candidate {
+            pre_vote: true,
+            granted: [me].into_iter().collect(),
+            rejected: BTreeSet::new(),
+            election_deadline,
+            backoff_until: None,
+            retries,
+        });
+        self.ask_for_votes(self.election.epoch, true, out);
+    }
+
+    fn ask_for_votes(&self, epoch: Epoch, pre_vote: bool, out: &mut Vec<Action>) {
+        let me = self.config.node_id;
+        let request = VoteRequest {
+            candidate_epoch: epoch,
+            candidate_id: me,
+            last_epoch: self.log.epochs.last_epoch(),
+            last_offset: self.log.end,
+            pre_vote,
+        };
+        for &voter in self.config.voters.iter().filter(|&&v| v != me) {
+            out.push(Action::Send {
+                to: voter,
+                msg: RaftMessage::VoteRequest(request.clone()),
+            });
+        }
+    }
+
+    /// Starts an election in the next epoch (Raft §5.2): the vote for ourselves is persisted
+    /// before any VoteRequest goes out.
+    pub(super) fn become_candidate(
+        &mut self,
+        now: Millis,
+        retries: u32,
+        out: &mut Vec<Action>,
+    ) -> Result<(), RaftError> {
         self.leave_role(out);
         let me = self.config.node_id;
         let epoch = self.election.epoch.max(self.log.epochs.last_epoch()).next();
@@ -62,6 +122,7 @@ impl RaftCore {
         });
         let election_deadline = now.plus(self.random_election_timeout());
         self.state = State::Candidate(Candidate {
+            pre_vote: false,
             granted: [me].into_iter().collect(),
             rejected: BTreeSet::new(),
             election_deadline,
@@ -71,18 +132,7 @@ impl RaftCore {
         if self.config.majority() == 1 {
             return self.become_leader(now, out);
         }
-        let request = VoteRequest {
-            candidate_epoch: epoch,
-            candidate_id: me,
-            last_epoch: self.log.epochs.last_epoch(),
-            last_offset: self.log.end,
-        };
-        for &voter in self.config.voters.iter().filter(|&&v| v != me) {
-            out.push(Action::Send {
-                to: voter,
-                msg: RaftMessage::VoteRequest(request.clone()),
-            });
-        }
+        self.ask_for_votes(epoch, false, out);
         Ok(())
     }
 
@@ -95,7 +145,7 @@ impl RaftCore {
             unreachable!("candidate_tick outside the candidate role");
         };
         match c.backoff_until {
-            Some(at) if now >= at => self.become_candidate(now, out),
+            Some(at) if now >= at => self.start_election(now, out),
             None if now >= c.election_deadline => {
                 self.start_backoff(now);
                 Ok(())
@@ -127,7 +177,8 @@ impl RaftCore {
 
     /// Raft §5.2, §5.4.1: grant at most one vote per epoch, only to a candidate whose log is
     /// at least as up to date as ours, and only once the vote is durable (the
-    /// `PersistElection` action precedes the response).
+    /// `PersistElection` action precedes the response). A pre-vote binds nothing: it is
+    /// granted to an up-to-date log unless we lead or still hear from our leader (KIP-996).
     pub(super) fn handle_vote_request(
         &mut self,
         now: Millis,
@@ -136,7 +187,16 @@ impl RaftCore {
         out: &mut Vec<Action>,
     ) {
         let mut vote_granted = false;
-        let error = if req.candidate_epoch < self.election.epoch {
+        // Kafka `handleVoteRequest`: a candidate bumped its epoch past its log's; a
+        // prospective candidate did not.
+        let illegal_epoch = if req.pre_vote {
+            req.last_epoch > req.candidate_epoch
+        } else {
+            req.last_epoch >= req.candidate_epoch
+        };
+        let error = if req.last_offset < Offset(0) || req.last_epoch.0 < 0 || illegal_epoch {
+            ErrorCode::INVALID_REQUEST
+        } else if req.candidate_epoch < self.election.epoch {
             ErrorCode::FENCED_LEADER_EPOCH
         } else if !self.is_voter() || req.candidate_id != from {
             ErrorCode::INCONSISTENT_VOTER_SET
@@ -147,15 +207,24 @@ impl RaftCore {
             let up_to_date =
                 (req.last_epoch, req.last_offset) >= (self.log.epochs.last_epoch(), self.log.end);
             let e = &self.election;
-            vote_granted = match e.voted_id {
-                Some(voted) => voted == from,
-                None => {
-                    e.leader_id.is_none()
-                        && up_to_date
-                        && matches!(self.state, State::Unattached { .. })
+            vote_granted = if req.pre_vote {
+                up_to_date
+                    && match &self.state {
+                        State::Leader(_) => false,
+                        State::Follower(f) => !f.hears_from_leader(),
+                        _ => true,
+                    }
+            } else {
+                match e.voted_id {
+                    Some(voted) => voted == from,
+                    None => {
+                        e.leader_id.is_none()
+                            && up_to_date
+                            && matches!(self.state, State::Unattached { .. })
+                    }
                 }
             };
-            if vote_granted && e.voted_id.is_none() {
+            if vote_granted && !req.pre_vote && e.voted_id.is_none() {
                 let mut voted = e.clone();
                 voted.voted_id = Some(from);
                 self.persist_election(voted, out);
@@ -170,7 +239,7 @@ impl RaftCore {
             msg: RaftMessage::VoteResponse(VoteResponse {
                 error,
                 leader_epoch: self.election.epoch,
-                leader_id: self.election.leader_id,
+                leader_id: self.known_leader(),
                 vote_granted,
             }),
         });
@@ -183,7 +252,7 @@ impl RaftCore {
         resp: VoteResponse,
         out: &mut Vec<Action>,
     ) -> Result<(), RaftError> {
-        if !self.observe_epoch(now, resp.leader_epoch, resp.leader_id, out)
+        if !self.observe_epoch(now, from, resp.leader_epoch, resp.leader_id, out)
             || resp.leader_epoch != self.election.epoch
         {
             return Ok(()); // an answer about another epoch
@@ -193,16 +262,23 @@ impl RaftCore {
         let State::Candidate(c) = &mut self.state else {
             return Ok(()); // decided already
         };
-        if resp.error != ErrorCode::NONE {
+        // A voter without Vote v2 cannot pre-vote: let the real election decide.
+        let granted =
+            resp.vote_granted || (c.pre_vote && resp.error == ErrorCode::UNSUPPORTED_VERSION);
+        if resp.error != ErrorCode::NONE && !granted {
             return Ok(());
         }
-        if resp.vote_granted {
+        if granted {
             c.granted.insert(from);
             c.rejected.remove(&from);
         } else if !c.granted.contains(&from) {
             c.rejected.insert(from);
         }
         if c.granted.len() >= majority {
+            if c.pre_vote {
+                let retries = c.retries;
+                return self.become_candidate(now, retries, out);
+            }
             return self.become_leader(now, out);
         }
         if voters - c.rejected.len() < majority {

@@ -24,9 +24,20 @@ pub(super) struct Follower {
     next_fetch_at: Millis,
     /// The leader's high watermark, as last reported.
     leader_high_watermark: Option<Offset>,
+    /// A fetch from the leader succeeded, and the leader has not resigned since: pre-votes
+    /// are refused (KIP-996).
+    heard_from_leader: bool,
+    /// The leader resigned (EndQuorumEpoch): when the timer fires, stand at once without
+    /// pre-vote, as a leadership transfer does (some voters may not have heard the news yet
+    /// and would refuse a pre-vote; nothing is left to disrupt).
+    leader_resigned: bool,
 }
 
 impl Follower {
+    pub(super) fn hears_from_leader(&self) -> bool {
+        self.heard_from_leader
+    }
+
     pub(super) fn deadline(&self) -> Millis {
         self.fetch_deadline.min(self.next_fetch_at)
     }
@@ -66,6 +77,8 @@ impl RaftCore {
             fetch_deadline: now.plus(self.config.fetch_timeout_ms),
             next_fetch_at: now,
             leader_high_watermark: None,
+            heard_from_leader: false,
+            leader_resigned: false,
         });
         self.send_fetch(now, out);
     }
@@ -100,7 +113,11 @@ impl RaftCore {
         };
         if now >= f.fetch_deadline {
             if self.is_voter() {
-                return self.become_candidate(now, out);
+                return if f.leader_resigned {
+                    self.become_candidate(now, 0, out)
+                } else {
+                    self.start_election(now, out)
+                };
             }
             self.become_unattached(now, self.election.epoch, out);
         } else if now >= f.next_fetch_at {
@@ -144,7 +161,7 @@ impl RaftCore {
         resp: FetchResponse,
         out: &mut Vec<Action>,
     ) {
-        if !self.observe_epoch(now, resp.leader_epoch, resp.leader_id, out)
+        if !self.observe_epoch(now, from, resp.leader_epoch, resp.leader_id, out)
             || resp.leader_epoch != self.election.epoch
         {
             return;
@@ -169,6 +186,7 @@ impl RaftCore {
             return;
         }
         f.fetch_deadline = now.plus(fetch_timeout);
+        f.heard_from_leader = true;
         if let Some(diverging) = resp.diverging_epoch {
             // KIP-595: truncate to where the leader's copy of that epoch ends, or ours if
             // shorter, then fetch again with the new last epoch.
@@ -229,6 +247,21 @@ impl RaftCore {
         }
     }
 
+    /// Kafka `strictExponentialElectionBackoffMs`: the first preferred successor stands at
+    /// once, the next ones after doubling shares of `election.backoff.max.ms`, anyone else
+    /// after all of it.
+    fn successor_backoff(&self, successors: &[NodeId], me: NodeId) -> i64 {
+        let max = self.config.election_backoff_max_ms;
+        match successors.iter().position(|&id| id == me) {
+            Some(0) => 0,
+            Some(rank) => {
+                let base = max >> (successors.len() - 1).min(62);
+                max.min(base.saturating_mul(1i64 << (rank - 1).min(62)))
+            }
+            None => max,
+        }
+    }
+
     pub(super) fn handle_begin_quorum_epoch(
         &mut self,
         now: Millis,
@@ -238,7 +271,7 @@ impl RaftCore {
     ) {
         let error = if req.leader_id != from {
             ErrorCode::INVALID_REQUEST
-        } else if self.observe_epoch(now, req.leader_epoch, Some(req.leader_id), out) {
+        } else if self.observe_epoch(now, from, req.leader_epoch, Some(req.leader_id), out) {
             ErrorCode::NONE
         } else {
             ErrorCode::FENCED_LEADER_EPOCH
@@ -257,24 +290,18 @@ impl RaftCore {
         req: EndQuorumEpochRequest,
         out: &mut Vec<Action>,
     ) {
-        let error = if self.observe_epoch(now, req.leader_epoch, None, out) {
+        let error = if self.observe_epoch(now, from, req.leader_epoch, None, out) {
             ErrorCode::NONE
         } else {
             ErrorCode::FENCED_LEADER_EPOCH
         };
         let me = self.config.node_id;
-        // KIP-595: the preferred successors time out first, in their order; the others wait
-        // the longest backoff.
-        let backoff = match req.preferred_successors.iter().position(|&id| id == me) {
-            Some(rank) => self
-                .config
-                .retry_backoff_ms
-                .saturating_mul(1i64 << rank.min(20)),
-            None => self.config.election_backoff_max_ms,
-        }
-        .min(self.config.election_backoff_max_ms);
+        let backoff = self.successor_backoff(&req.preferred_successors, me);
         if let State::Follower(f) = &mut self.state {
             if f.leader == req.leader_id && req.leader_epoch == self.election.epoch {
+                // The leader is gone: grant pre-votes, and stand after the backoff.
+                f.heard_from_leader = false;
+                f.leader_resigned = true;
                 f.fetch_deadline = f.fetch_deadline.min(now.plus(backoff));
             }
         }

@@ -162,7 +162,7 @@ impl RaftCore {
         if !self.is_leader() {
             return Err(RaftError::NotLeader {
                 epoch: self.election.epoch,
-                leader_id: self.election.leader_id,
+                leader_id: self.known_leader(),
             });
         }
         if self.log.unpersisted_bytes >= UNPERSISTED_BYTES_MAX {
@@ -307,7 +307,7 @@ impl RaftCore {
         FetchResponse {
             error,
             leader_epoch: self.election.epoch,
-            leader_id: self.election.leader_id,
+            leader_id: self.known_leader(),
             high_watermark: None,
             diverging_epoch: None,
             records: Bytes::new(),
@@ -365,17 +365,24 @@ impl RaftCore {
         }
     }
 
-    /// Gives up the epoch (check-quorum failed): tell the voters, most caught up first, so
-    /// the best placed one times out soonest (KIP-595 EndQuorumEpoch).
-    fn resign(&mut self, now: Millis, out: &mut Vec<Action>) {
+    /// Gives up the epoch (check-quorum failed, or `Input::Resign` at shutdown): tell the
+    /// voters, most caught up first, so the best placed one stands at once and the others
+    /// grant it their pre-votes (KIP-595 EndQuorumEpoch, Kafka's graceful shutdown).
+    pub(super) fn resign(&mut self, now: Millis, out: &mut Vec<Action>) {
+        let me = self.config.node_id;
         let State::Leader(l) = &self.state else {
             return;
         };
-        let mut successors: Vec<(Offset, NodeId)> =
-            l.acknowledged.iter().map(|(&id, &end)| (end, id)).collect();
-        successors.sort_unstable_by(|a, b| b.cmp(a));
+        let mut successors: Vec<(Offset, NodeId)> = self
+            .config
+            .voters
+            .iter()
+            .filter(|&&v| v != me)
+            .map(|&id| (l.acknowledged.get(&id).copied().unwrap_or_default(), id))
+            .collect();
+        successors.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let request = EndQuorumEpochRequest {
-            leader_id: self.config.node_id,
+            leader_id: me,
             leader_epoch: self.election.epoch,
             preferred_successors: successors.into_iter().map(|(_, id)| id).collect(),
         };
@@ -386,7 +393,6 @@ impl RaftCore {
             epoch: self.election.epoch,
             leader_id: None,
         });
-        let me = self.config.node_id;
         for &to in self.config.voters.iter().filter(|&&v| v != me) {
             out.push(Action::Send {
                 to,
@@ -402,7 +408,7 @@ impl RaftCore {
         resp: EpochResponse,
         out: &mut Vec<Action>,
     ) {
-        if !self.observe_epoch(now, resp.leader_epoch, resp.leader_id, out) {
+        if !self.observe_epoch(now, from, resp.leader_epoch, resp.leader_id, out) {
             return;
         }
         if resp.error == ErrorCode::NONE && resp.leader_epoch == self.election.epoch {

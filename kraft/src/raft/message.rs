@@ -2,9 +2,9 @@
 //! EndQuorumEpoch, Fetch), in the shape the core reasons about: one partition
 //! (`__cluster_metadata-0`), typed ids, `Option` instead of -1.
 //!
-//! The io layer converts between these and the generated wire structs of `protocol`
-//! (which nest every field under topics and partitions, and carry the cluster id that the io
-//! layer checks before a message reaches the core). Records travel as the raw bytes of whole
+//! [`super::wire`] converts between these and the generated wire structs of `protocol`
+//! (which nest every field under topics and partitions, and carry the cluster id that is
+//! checked before a message reaches the core). Records travel as the raw bytes of whole
 //! RecordBatch v2 batches, exactly as the leader's log holds them.
 
 use bytes::Bytes;
@@ -23,15 +23,19 @@ pub enum RaftMessage {
     FetchResponse(FetchResponse),
 }
 
-/// A candidate asks for a vote in `candidate_epoch` (KIP-595 Vote).
+/// A candidate asks for a vote in `candidate_epoch` (KIP-595 Vote), or a prospective
+/// candidate asks whether it could win one (KIP-996 PreVote, Vote v2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoteRequest {
+    /// A candidate's new epoch; a pre-vote's is the sender's current epoch (not bumped).
     pub candidate_epoch: Epoch,
     pub candidate_id: NodeId,
     /// The epoch of the candidate's last batch.
     pub last_epoch: Epoch,
     /// The candidate's log end offset (exclusive), Kafka's `LastOffset`.
     pub last_offset: Offset,
+    /// KIP-996: a grant binds nobody and nothing is persisted; only Vote v2 carries it.
+    pub pre_vote: bool,
 }
 
 /// The answer to a [`VoteRequest`], with what the voter knows of the current epoch.

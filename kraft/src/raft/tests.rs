@@ -131,11 +131,9 @@ fn single_voter_becomes_leader_and_commits_after_persist() {
 #[test]
 fn a_voter_of_three_waits_its_election_timeout_then_asks_for_votes() {
     let voters = [NodeId(1), NodeId(2), NodeId(3)];
-    let mut raft = RaftCore::new(
-        RaftConfig::new(NodeId(1), voters),
-        DurableState::default(),
-        42,
-    );
+    let mut config = RaftConfig::new(NodeId(1), voters);
+    config.pre_vote = false;
+    let mut raft = RaftCore::new(config, DurableState::default(), 42);
     let mut out = Vec::new();
     raft.step(Millis(0), Input::Tick, &mut out).unwrap();
     assert!(out.is_empty());
@@ -187,4 +185,120 @@ fn an_observer_never_stands_for_election() {
             ..
         }]
     ));
+}
+
+#[test]
+fn with_pre_vote_a_voter_asks_first_without_bumping_or_persisting_anything() {
+    let voters = [NodeId(1), NodeId(2), NodeId(3)];
+    let durable = DurableState {
+        election: ElectionState {
+            epoch: Epoch(4),
+            leader_id: Some(NodeId(2)),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut raft = RaftCore::new(RaftConfig::new(NodeId(1), voters), durable, 42);
+    let mut out = Vec::new();
+    raft.step(Millis(0), Input::Tick, &mut out).unwrap();
+    assert_eq!(raft.role(), Role::Follower);
+    // The leader stays silent past the fetch timeout.
+    let timeout = Millis(RaftConfig::new(NodeId(1), voters).fetch_timeout_ms);
+    out.clear();
+    raft.step(timeout, Input::Tick, &mut out).unwrap();
+    assert_eq!(raft.role(), Role::Prospective);
+    assert_eq!(raft.epoch(), Epoch(4));
+    assert!(!out.iter().any(|a| matches!(a, Action::PersistElection(_))));
+    let pre_votes = out
+        .iter()
+        .filter(|a| {
+            matches!(a, Action::Send { msg: RaftMessage::VoteRequest(r), .. }
+                if r.pre_vote && r.candidate_epoch == Epoch(4))
+        })
+        .count();
+    assert_eq!(pre_votes, 2);
+    // One grant is a majority with our own: now the real election, in epoch 5.
+    out.clear();
+    let grant = RaftMessage::VoteResponse(message::VoteResponse {
+        error: ErrorCode::NONE,
+        leader_epoch: Epoch(4),
+        leader_id: None,
+        vote_granted: true,
+    });
+    raft.step(
+        timeout.plus(1),
+        Input::Received {
+            from: NodeId(3),
+            msg: grant,
+        },
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(raft.role(), Role::Candidate);
+    assert_eq!(raft.epoch(), Epoch(5));
+    assert!(matches!(out[0], Action::PersistElection(_)));
+}
+
+#[test]
+fn a_follower_that_hears_from_its_leader_refuses_pre_votes_and_persists_nothing() {
+    let voters = [NodeId(1), NodeId(2), NodeId(3)];
+    let durable = DurableState {
+        election: ElectionState {
+            epoch: Epoch(4),
+            leader_id: Some(NodeId(2)),
+            ..Default::default()
+        },
+        log_end_offset: Offset(1),
+        epoch_starts: EpochStarts::new([(Epoch(4), Offset(0))]),
+    };
+    let mut raft = RaftCore::new(RaftConfig::new(NodeId(1), voters), durable, 42);
+    let mut out = Vec::new();
+    raft.step(Millis(0), Input::Tick, &mut out).unwrap();
+    let fetched = RaftMessage::FetchResponse(FetchResponse {
+        error: ErrorCode::NONE,
+        leader_epoch: Epoch(4),
+        leader_id: Some(NodeId(2)),
+        high_watermark: Some(Offset(1)),
+        diverging_epoch: None,
+        records: Bytes::new(),
+    });
+    raft.step(
+        Millis(1),
+        Input::Received {
+            from: NodeId(2),
+            msg: fetched,
+        },
+        &mut out,
+    )
+    .unwrap();
+    let pre_vote = |epoch| {
+        RaftMessage::VoteRequest(message::VoteRequest {
+            candidate_epoch: Epoch(epoch),
+            candidate_id: NodeId(3),
+            last_epoch: Epoch(4),
+            last_offset: Offset(1),
+            pre_vote: true,
+        })
+    };
+    for epoch in [4, 5] {
+        out.clear();
+        raft.step(
+            Millis(2),
+            Input::Received {
+                from: NodeId(3),
+                msg: pre_vote(epoch),
+            },
+            &mut out,
+        )
+        .unwrap();
+        let granted = out.iter().any(|a| {
+            matches!(a, Action::Send { msg: RaftMessage::VoteResponse(r), .. } if r.vote_granted)
+        });
+        // Epoch 4: we hear from the leader. Epoch 5: a newer epoch ends our following, and
+        // an unattached voter grants a pre-vote, still persisting no vote.
+        assert_eq!(granted, epoch == 5, "epoch {epoch}");
+        assert!(!out
+            .iter()
+            .any(|a| matches!(a, Action::PersistElection(e) if e.voted_id.is_some())));
+    }
 }

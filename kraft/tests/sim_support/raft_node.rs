@@ -2,16 +2,22 @@
 //! `__cluster_metadata-0` batches plus `quorum-state`, written atomically) and network, as the
 //! io layer does for real. It also records what the invariants need: every vote granted and
 //! every Fetch sent is checked against the disk at the moment it leaves
-//! (`VoteDurableBeforeGrant`, `FollowerAckDurable`).
+//! (`VoteDurableBeforeGrant`, `FollowerAckDurable`). Every message crosses the simulated
+//! wire as Kafka bytes (`kraft::raft::wire`, Kafka 3.9's versions and Vote v2), so the
+//! conversion is exercised by every seed.
 
 use std::collections::BTreeMap;
 
 use bytes::BytesMut;
+use kraft::raft::wire;
 use kraft::raft::{
     Action, AppendBatch, DurableState, ElectionState, EpochStarts, InboundId, Input, Millis,
     NodeId, Offset, RaftConfig, RaftCore, RaftMessage, ReplyTo,
 };
+use protocol::messages::ApiKey;
 use sim::{Disk, Io, Rng};
+
+const CLUSTER_ID: &str = "c2ltdWxhdGVkIGNsdXN0ZXI";
 
 /// A Raft message on the simulated wire. Fetches carry a correlation id, so a node takes only
 /// the answer to its latest Fetch to a peer, as a request manager does.
@@ -44,6 +50,9 @@ pub(crate) struct RaftNode {
     pub commits: Vec<Offset>,
     /// Invariant violations found while executing actions.
     pub violations: Vec<String>,
+    /// Whether the latest VoteRequest from each peer was a pre-vote (whose grant binds
+    /// nothing, so nothing need be durable before it).
+    pre_vote_from: BTreeMap<NodeId, bool>,
 }
 
 impl RaftNode {
@@ -63,6 +72,7 @@ impl RaftNode {
             next_inbound: 0,
             commits: Vec::new(),
             violations: Vec::new(),
+            pre_vote_from: BTreeMap::new(),
         }
     }
 
@@ -176,9 +186,12 @@ impl RaftNode {
     }
 
     /// The moment a message leaves: the durability invariants are checked here.
-    fn transmit(&mut self, to: NodeId, wire: Wire, io: &mut Io<Wire>) {
+    fn transmit(&mut self, to: NodeId, mut wire: Wire, io: &mut Io<Wire>) {
+        wire.msg = through_kafka_bytes(&wire.msg, to);
         match &wire.msg {
-            RaftMessage::VoteResponse(v) if v.vote_granted => {
+            RaftMessage::VoteResponse(v)
+                if v.vote_granted && self.pre_vote_from.get(&to) != Some(&true) =>
+            {
                 let durable = self.quorum_state.as_ref();
                 if !durable.is_some_and(|e| e.epoch == v.leader_epoch && e.voted_id == Some(to)) {
                     self.violations.push(format!(
@@ -229,6 +242,9 @@ impl sim::Node for RaftNode {
     }
 
     fn receive(&mut self, now: Millis, from: NodeId, wire: Wire, io: &mut Io<Wire>) {
+        if let RaftMessage::VoteRequest(v) = &wire.msg {
+            self.pre_vote_from.insert(from, v.pre_vote);
+        }
         if let RaftMessage::FetchResponse(_) = wire.msg {
             if self.latest_fetch.get(&from) != Some(&wire.fetch_id) {
                 return; // the answer to an older Fetch
@@ -285,4 +301,23 @@ impl sim::Node for RaftNode {
         ));
         self.step(now, Input::Tick, io);
     }
+}
+
+/// `msg` encoded as the body Kafka sends and decoded again; it must come back unchanged.
+fn through_kafka_bytes(msg: &RaftMessage, to: NodeId) -> RaftMessage {
+    let (api, response) = wire::api_of(msg);
+    let version = match api {
+        ApiKey::Vote => wire::PRE_VOTE_MIN_VERSION,
+        _ => {
+            let (_, v) = wire::KAFKA_3_9_VERSIONS
+                .iter()
+                .find(|(a, _)| *a == api)
+                .expect("a Raft API");
+            *v
+        }
+    };
+    let bytes = wire::encode(msg, CLUSTER_ID, to, version).expect("encodes");
+    let back = wire::decode(api, response, version, bytes, CLUSTER_ID).expect("decodes");
+    assert_eq!(&back, msg, "WireRoundTrip");
+    back
 }
