@@ -28,15 +28,11 @@ use protocol::messages::{ConfigRecord, NoOpRecord};
 use protocol::records::Batch;
 
 /// SplitMix64, so a seed reproduces the run on any platform and any crate version.
-struct Rng(u64);
+struct Rng(protocol::splitmix::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
@@ -110,7 +106,7 @@ impl Sim {
         let disk = Disk::default();
         let raft = RaftCore::new(config(), disk.durable_state(), seed);
         Sim {
-            rng: Rng(seed),
+            rng: Rng(protocol::splitmix::SplitMix64::new(seed)),
             now: 0,
             disk,
             raft,

@@ -193,8 +193,8 @@ fn push_indent(out: &mut String, depth: usize) {
 }
 
 /// A JSON string as Jackson escapes it: `"` and `\`, short forms for the usual control
-/// characters, `\u00XX` for the others.
-fn write_string(out: &mut String, s: &str) {
+/// characters, `\u00XX` for the others. Every JSON writer of the workspace uses this one.
+pub fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

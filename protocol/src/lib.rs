@@ -9,6 +9,7 @@ pub mod messages;
 pub mod records;
 pub mod sample;
 pub mod send_builder;
+pub mod splitmix;
 pub mod types;
 
 pub use error::{DecodeError, DecodeErrorKind};

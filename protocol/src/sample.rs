@@ -4,25 +4,22 @@
 
 use bytes::Bytes;
 
+use crate::splitmix::SplitMix64;
 use crate::types::Uuid;
 
-/// A tiny seeded generator (SplitMix64): tests print the seed, and the same seed gives the
-/// same message.
+/// A tiny seeded generator ([`SplitMix64`]): tests print the seed, and the same seed gives
+/// the same message.
 #[derive(Debug, Clone)]
-pub struct SampleRng(u64);
+pub struct SampleRng(SplitMix64);
 
 impl SampleRng {
     /// A generator for `seed`.
     pub fn new(seed: u64) -> Self {
-        SampleRng(seed)
+        SampleRng(SplitMix64::new(seed))
     }
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     /// True with probability 1/n.
     pub fn chance(&mut self, n: u64) -> bool {

@@ -1,21 +1,19 @@
-//! SplitMix64: a tiny PRNG whose output depends only on the seed, on every platform and
-//! crate version, so a printed seed replays the run.
+//! The simulator's random source: `protocol`'s SplitMix64, whose output depends only on the
+//! seed, on every platform and crate version, so a printed seed replays the run.
+
+use protocol::splitmix::SplitMix64;
 
 /// The simulator's only source of randomness.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SplitMix64::new(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).

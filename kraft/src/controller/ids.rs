@@ -38,23 +38,17 @@ pub trait IdSource {
 
 /// SplitMix64 seeded at construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeededIds {
-    state: u64,
-}
+pub struct SeededIds(protocol::splitmix::SplitMix64);
 
 impl SeededIds {
     pub fn new(seed: u64) -> SeededIds {
-        SeededIds { state: seed }
+        SeededIds(protocol::splitmix::SplitMix64::new(seed))
     }
 }
 
 impl IdSource for SeededIds {
     fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 }
 

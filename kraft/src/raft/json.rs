@@ -303,27 +303,8 @@ fn utf8_len(first: u8) -> usize {
     }
 }
 
-/// Appends `s` as a JSON string literal, escaping as Jackson does for ASCII control
-/// characters, quotes and backslashes.
-pub fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+/// Appends `s` as a JSON string literal (Jackson's escaping, shared with the tools).
+pub use protocol::json::write_string;
 
 #[cfg(test)]
 mod tests {

@@ -35,6 +35,7 @@ mod stored;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
+use protocol::splitmix::SplitMix64;
 use protocol::ErrorCode;
 
 use super::offsets::OffsetsRecord;
@@ -435,7 +436,7 @@ pub(crate) struct GroupCoordinator {
     /// Records to append, in order (see [`Write`]).
     writes: Vec<Write>,
     /// Seeded generator for member ids (Kafka: clientId-UUID).
-    rng: u64,
+    rng: SplitMix64,
     /// `Some` until `finish_load`: topics deleted while `__consumer_offsets` is being
     /// replayed, whose offsets are removed once the replay is complete (see
     /// [`GroupCoordinator::delete_offsets_of_topics`]).
@@ -449,7 +450,7 @@ impl GroupCoordinator {
             groups: BTreeMap::new(),
             replies: Vec::new(),
             writes: Vec::new(),
-            rng: seed | 1,
+            rng: SplitMix64::new(seed | 1),
             deleted_while_loading: Some(BTreeSet::new()),
         }
     }
@@ -468,17 +469,8 @@ impl GroupCoordinator {
         !self.writes.is_empty()
     }
 
-    fn next_u64(&mut self) -> u64 {
-        // splitmix64
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     fn new_member_id(&mut self, client_id: &str) -> String {
-        let (a, b) = (self.next_u64(), self.next_u64());
+        let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
         let a = a.to_be_bytes();
         let b = b.to_be_bytes();
         let hex = |s: &[u8]| s.iter().map(|x| format!("{x:02x}")).collect::<String>();

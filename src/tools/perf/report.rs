@@ -262,13 +262,13 @@ impl Json {
             self.out.push(',');
         }
         self.empty = false;
-        push_json_string(&mut self.out, key);
+        protocol::json::write_string(&mut self.out, key);
         self.out.push(':');
     }
 
     pub(super) fn str(&mut self, key: &str, value: &str) {
         self.key(key);
-        push_json_string(&mut self.out, value);
+        protocol::json::write_string(&mut self.out, value);
     }
 
     pub(super) fn opt_str(&mut self, key: &str, value: Option<&str>) {
@@ -328,25 +328,6 @@ impl Json {
     }
 }
 
-/// Appends `s` as a JSON string literal.
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// A JSON array of already-encoded values.
 pub(super) fn json_array<I: IntoIterator<Item = String>>(items: I) -> String {
     let mut out = String::from("[");
@@ -363,7 +344,7 @@ pub(super) fn json_array<I: IntoIterator<Item = String>>(items: I) -> String {
 /// A JSON string literal.
 pub(super) fn json_string(s: &str) -> String {
     let mut out = String::new();
-    push_json_string(&mut out, s);
+    protocol::json::write_string(&mut out, s);
     out
 }
 
