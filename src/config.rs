@@ -1765,7 +1765,7 @@ controller.listener.names=CONTROLLER
     }
 
     /// Garbage in, `Result` out. Deterministic pseudo-random inputs; the seed is printed so a
-    /// failure can be replayed with `SEED=<n> cargo test --bin kraftbridge -- config::tests`.
+    /// failure can be replayed with `SEED=<n> cargo test --lib -- config::tests`.
     #[test]
     fn garbage_never_panics() {
         use rand::{Rng, SeedableRng};

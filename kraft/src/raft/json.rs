@@ -7,8 +7,6 @@
 //! depth, element count), accepts only what RFC 8259 allows, and returns errors, never
 //! panics. Numbers must be integers that fit an `i64`; that is all `quorum-state` holds.
 
-use std::fmt::Write as _;
-
 /// Largest document accepted; a real `quorum-state` is under 200 bytes.
 pub const JSON_BYTES_MAX: usize = 64 * 1024;
 /// Deepest nesting accepted (the real file nests 3 levels).
