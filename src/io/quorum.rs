@@ -306,6 +306,10 @@ impl Quorum {
                 let result = self.controller.incremental_alter_configs(&r);
                 self.decide(&r, result, tx);
             }
+            ControllerRequest::UpdateFeatures(r, tx) => {
+                let result = self.controller.update_features(&r);
+                self.decide(&r, result, tx);
+            }
             ControllerRequest::AllocateProducerIds(r, tx) => {
                 let result = self.controller.allocate_producer_ids(&r);
                 self.decide(&r, result, tx);
