@@ -61,6 +61,7 @@ fn with_features(
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
+    use metadata::image::Provenance;
     use metadata::{MetadataDelta, MetadataVersion};
     use protocol::messages::Message;
 
@@ -71,6 +72,11 @@ mod tests {
         for r in kraft::controller::features::bootstrap_records(MetadataVersion::IBP_3_9_IV0) {
             delta.replay(&r).unwrap();
         }
+        delta.set_provenance(Provenance {
+            last_contained_offset: 3,
+            last_contained_epoch: 1,
+            last_contained_log_time_ms: 0,
+        });
         delta.apply()
     }
 
@@ -82,10 +88,9 @@ mod tests {
         let resp = with_features(ApiVersionsResponse::default(), &image(), 3);
         let mut buf = BytesMut::new();
         resp.encode(&mut buf, 3);
-        let epoch = image().provenance.last_contained_offset;
         let mut want = vec![0, 0, 1, 0, 0, 0, 0]; // error, no apis, throttle 0
         want.push(3); // three tagged fields
-        want.extend([0, 38, 3]); // tag 0 SupportedFeatures: 38 bytes, 2 entries
+        want.extend([0, 42, 3]); // tag 0 SupportedFeatures: 42 bytes, 2 entries
         want.extend([14]);
         want.extend(b"kraft.version");
         want.extend([0, 1, 0, 1, 0]);
@@ -93,7 +98,7 @@ mod tests {
         want.extend(b"metadata.version");
         want.extend([0, 1, 0, 21, 0]);
         want.extend([1, 8]); // tag 1 FinalizedFeaturesEpoch
-        want.extend(epoch.to_be_bytes());
+        want.extend(3i64.to_be_bytes());
         want.extend([2, 23, 2, 17]); // tag 2 FinalizedFeatures: 23 bytes, 1 entry
         want.extend(b"metadata.version");
         want.extend([0, 21, 0, 21, 0]);

@@ -21,6 +21,7 @@ use kraft::raft::{
     Action, DurableState, ElectionState, Epoch, EpochStarts, Input, Millis, NodeId, Offset,
     QuorumStateVersion, RaftConfig, RaftCore, RaftError,
 };
+use metadata::image::Provenance;
 use metadata::{DecodedBatch, MetadataImage, MetadataRecord, MetadataVersion};
 use protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
 use protocol::messages::broker_registration_request::{
@@ -349,6 +350,13 @@ impl Quorum {
         for (i, e) in self.controller.replay_all(&records) {
             tracing::error!("controller record {i} did not replay: {e}");
         }
+        // The image now reflects the log up to the last proposed record: ApiVersions reports
+        // that offset as the finalized features epoch, as Kafka's broker does.
+        self.controller.set_provenance(Provenance {
+            last_contained_offset: self.raft.log_end_offset().0 - 1,
+            last_contained_epoch: self.raft.epoch().0,
+            last_contained_log_time_ms: now_ms(),
+        });
         self.execute(actions)
     }
 
