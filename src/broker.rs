@@ -230,7 +230,7 @@ impl Broker {
             Outcome::Respond(encode_response(api, version, cid, m))
         }
         match body {
-            RequestBody::ApiVersions(_) => respond(api, version, cid, &self.api_versions()),
+            RequestBody::ApiVersions(_) => respond(api, version, cid, &self.api_versions(version)),
             RequestBody::Metadata(r) => {
                 respond(api, version, cid, &self.metadata(r, version).await)
             }
@@ -308,6 +308,9 @@ impl Broker {
             }
             RequestBody::InitProducerId(r) => {
                 respond(api, version, cid, &self.init_producer_id(r).await)
+            }
+            RequestBody::UpdateFeatures(r) => {
+                respond(api, version, cid, &self.update_features(r, version).await)
             }
             RequestBody::DescribeAcls(r) => respond(api, version, cid, &self.describe_acls(r)),
             RequestBody::CreateAcls(r) => respond(api, version, cid, &self.create_acls(r)),

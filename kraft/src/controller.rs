@@ -2,7 +2,7 @@
 //!
 //! Requests come from brokers and clients via the io layer (CreateTopics, DeleteTopics,
 //! CreatePartitions, Incremental/AlterConfigs, BrokerRegistration, BrokerHeartbeat,
-//! AllocateProducerIds). Every handler reads the current [`MetadataImage`] and returns a
+//! AllocateProducerIds, UpdateFeatures). Every handler reads the current [`MetadataImage`] and returns a
 //! [`ControllerResult`]: the records to append and the response to send **once those records
 //! are committed**. Handlers never change state; only [`QuorumController::replay`] does, so
 //! the active controller (which replays its own records as it proposes them), standbys
@@ -16,7 +16,7 @@
 //! The families live in submodules: [`topics`] (create/delete topics, create partitions,
 //! replica [`placement`]), [`configs`], [`brokers`] (registration, heartbeats, fencing, with
 //! [`partition_change`] for the leader and ISR updates that fencing causes), [`features`]
-//! (bootstrap records) and [`producer_ids`].
+//! (bootstrap records, supported levels, UpdateFeatures) and [`producer_ids`].
 
 pub mod brokers;
 pub mod configs;
@@ -40,6 +40,7 @@ use protocol::messages::{
     BrokerRegistrationRequest, BrokerRegistrationResponse, CreatePartitionsRequest,
     CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
     DeleteTopicsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    UpdateFeaturesRequest, UpdateFeaturesResponse,
 };
 use protocol::ErrorCode;
 
@@ -333,6 +334,13 @@ impl QuorumController {
     pub fn next_session_deadline(&self) -> Option<i64> {
         self.sessions
             .next_expiry(&self.image, self.config.broker_session_timeout_ms)
+    }
+
+    pub fn update_features(
+        &self,
+        req: &UpdateFeaturesRequest,
+    ) -> ControllerResult<UpdateFeaturesResponse> {
+        features::update_features(&self.image, req, self.config.node_id)
     }
 
     pub fn allocate_producer_ids(

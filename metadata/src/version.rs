@@ -12,6 +12,10 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MetadataVersion(pub i16);
 
+/// Levels whose records differ from the level below (Kafka's `didMetadataChange`): a
+/// downgrade across one of them could lose metadata, so UpdateFeatures refuses it.
+const METADATA_CHANGED_AT: &[i16] = &[1, 3, 5, 6, 7, 8, 11, 13, 14, 15, 17];
+
 /// Feature levels and Kafka's release names, lowest first.
 const RELEASES: &[(i16, &str)] = &[
     (1, "3.0-IV1"),
@@ -88,6 +92,17 @@ impl MetadataVersion {
             .rev()
             .find(|(_, name)| name.split('-').next() == Some(s))
             .map(|&(level, _)| MetadataVersion(level))
+    }
+
+    /// True when a change between `self` and `other` (either way) crosses a level whose
+    /// records differ from the level below (Kafka's `MetadataVersion.checkIfMetadataChanged`).
+    pub fn metadata_changed_between(self, other: MetadataVersion) -> bool {
+        let (low, high) = if self.0 <= other.0 {
+            (self.0, other.0)
+        } else {
+            (other.0, self.0)
+        };
+        METADATA_CHANGED_AT.iter().any(|&l| low < l && l <= high)
     }
 
     pub fn is_at_least(self, other: MetadataVersion) -> bool {
@@ -179,6 +194,17 @@ impl fmt::Display for MetadataVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 3.9-IV0 and 3.8-IV0 changed no records, so 21 → 18 is lossless; 17 (JBOD) did.
+    #[test]
+    fn metadata_changes_follow_kafka_3_9() {
+        let mv = MetadataVersion;
+        assert!(!mv(21).metadata_changed_between(mv(18)));
+        assert!(mv(21).metadata_changed_between(mv(16)));
+        assert!(mv(16).metadata_changed_between(mv(21)));
+        assert!(!mv(21).metadata_changed_between(mv(21)));
+        assert!(!mv(12).metadata_changed_between(mv(11)));
+    }
 
     #[test]
     fn names_and_gates_follow_kafka_3_9() {

@@ -1,11 +1,12 @@
-//! CreateTopics, DeleteTopics, CreatePartitions: validated and decided by the controller,
+//! CreateTopics, DeleteTopics, CreatePartitions, UpdateFeatures: validated and decided by the controller,
 //! which answers after the resulting records are committed to the metadata log, so a client
 //! that sees success then finds the topic in Metadata.
 
+use kraft::controller::features;
 use protocol::messages::delete_topics_response::DeletableTopicResult;
 use protocol::messages::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
-    DeleteTopicsRequest, DeleteTopicsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, UpdateFeaturesRequest, UpdateFeaturesResponse,
 };
 use protocol::ErrorCode;
 
@@ -67,6 +68,43 @@ impl Broker {
         req: CreatePartitionsRequest,
     ) -> CreatePartitionsResponse {
         self.controller.call(req).await
+    }
+
+    /// v0 says "downgrade allowed" with a flag where v1 names the upgrade type; the
+    /// controller sees only the type (a v0 downgrade is a safe one, as in Kafka's admin
+    /// client). A change is answered once this broker's image has the new levels, so the
+    /// next ApiVersions shows them.
+    pub(super) async fn update_features(
+        &self,
+        req: UpdateFeaturesRequest,
+        version: i16,
+    ) -> UpdateFeaturesResponse {
+        let mut req = req;
+        if version == 0 {
+            for u in &mut req.feature_updates {
+                u.upgrade_type = if u.allow_downgrade {
+                    features::SAFE_DOWNGRADE
+                } else {
+                    features::UPGRADE
+                };
+            }
+        }
+        let wanted: Vec<(String, i16)> = req
+            .feature_updates
+            .iter()
+            .map(|u| (u.feature.clone(), u.max_version_level))
+            .collect();
+        let validate_only = req.validate_only;
+        let resp = self.controller.call(req).await;
+        if resp.error_code == ErrorCode::NONE.code() && !validate_only {
+            self.wait_for_image(|image| {
+                wanted
+                    .iter()
+                    .all(|(name, level)| image.features.level(name) == *level)
+            })
+            .await;
+        }
+        resp
     }
 }
 

@@ -14,7 +14,8 @@ use protocol::messages::{
     AllocateProducerIdsRequest, AllocateProducerIdsResponse, AlterConfigsRequest,
     AlterConfigsResponse, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
     CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, UpdateFeaturesRequest,
+    UpdateFeaturesResponse,
 };
 use protocol::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
@@ -39,6 +40,10 @@ pub(crate) enum ControllerRequest {
     AllocateProducerIds(
         AllocateProducerIdsRequest,
         oneshot::Sender<AllocateProducerIdsResponse>,
+    ),
+    UpdateFeatures(
+        UpdateFeaturesRequest,
+        oneshot::Sender<UpdateFeaturesResponse>,
     ),
     /// Server shutdown: the metadata thread answers what is queued before this and stops.
     /// (Broker handles outlive the thread, so the channel closing cannot be the signal.)
@@ -211,5 +216,19 @@ impl ControllerCall for AllocateProducerIdsRequest {
         reply: oneshot::Sender<AllocateProducerIdsResponse>,
     ) -> ControllerRequest {
         ControllerRequest::AllocateProducerIds(self, reply)
+    }
+}
+
+/// Feature level changes (KIP-584); a failure fails the whole request, as Kafka's does.
+impl ControllerCall for UpdateFeaturesRequest {
+    type Response = UpdateFeaturesResponse;
+    fn failed(&self, code: ErrorCode) -> UpdateFeaturesResponse {
+        UpdateFeaturesResponse {
+            error_code: code.code(),
+            ..Default::default()
+        }
+    }
+    fn into_request(self, reply: oneshot::Sender<UpdateFeaturesResponse>) -> ControllerRequest {
+        ControllerRequest::UpdateFeatures(self, reply)
     }
 }

@@ -21,6 +21,7 @@ use kraft::raft::{
     Action, DurableState, ElectionState, Epoch, EpochStarts, Input, Millis, NodeId, Offset,
     QuorumStateVersion, RaftConfig, RaftCore, RaftError,
 };
+use metadata::image::Provenance;
 use metadata::{DecodedBatch, MetadataImage, MetadataRecord, MetadataVersion};
 use protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
 use protocol::messages::broker_registration_request::{
@@ -306,6 +307,10 @@ impl Quorum {
                 let result = self.controller.incremental_alter_configs(&r);
                 self.decide(&r, result, tx);
             }
+            ControllerRequest::UpdateFeatures(r, tx) => {
+                let result = self.controller.update_features(&r);
+                self.decide(&r, result, tx);
+            }
             ControllerRequest::AllocateProducerIds(r, tx) => {
                 let result = self.controller.allocate_producer_ids(&r);
                 self.decide(&r, result, tx);
@@ -340,11 +345,20 @@ impl Quorum {
             return Ok(());
         }
         let mut actions = Vec::new();
+        let now = self.now();
         self.raft
-            .step(self.now(), Input::Propose(records.clone()), &mut actions)?;
+            .step(now, Input::Propose(records.clone()), &mut actions)?;
         for (i, e) in self.controller.replay_all(&records) {
             tracing::error!("controller record {i} did not replay: {e}");
         }
+        // The image now reflects the log up to the proposed batch, as replaying that batch
+        // after a restart would say: ApiVersions reports its offset as the finalized
+        // features epoch, as Kafka's broker does.
+        self.controller.set_provenance(Provenance {
+            last_contained_offset: self.raft.log_end_offset().0 - 1,
+            last_contained_epoch: self.raft.epoch().0,
+            last_contained_log_time_ms: now.0,
+        });
         self.execute(actions)
     }
 
@@ -445,10 +459,13 @@ fn replay_log(
             let batch = batch.context("corrupt batch in the metadata log")?;
             match metadata::decode_batch(&batch).context("undecodable metadata batch")? {
                 DecodedBatch::Data(b) => {
-                    for (i, e) in controller.replay_all(&b.records) {
+                    // Also moves the image's provenance to the batch (the features epoch).
+                    for f in controller.replay_batch(&b) {
                         tracing::warn!(
-                            offset = b.base_offset + i as i64,
-                            "metadata record skipped: {e}"
+                            offset = f.offset,
+                            record = f.record,
+                            "metadata record skipped: {}",
+                            f.error
                         );
                     }
                     epochs.observe(Epoch(b.epoch), Offset(b.base_offset));

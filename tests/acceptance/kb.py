@@ -138,6 +138,68 @@ def api_versions(host: str, port: int, timeout: float = 5.0) -> dict[int, tuple[
     return apis
 
 
+def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _compact_string(data: bytes, pos: int) -> tuple[str, int]:
+    n, pos = _uvarint(data, pos)
+    return data[pos:pos + n - 1].decode(), pos + n - 1
+
+
+def api_versions_features(host: str, port: int, version: int = 3,
+                          timeout: float = 5.0) -> dict:
+    """Send flexible ApiVersions (v3 or v4) and decode its feature tags (KIP-584) by hand:
+    {"supported": {name: (min, max)}, "finalized": {name: (min_level, max_level)},
+    "epoch": int or None, "tags": [tag ids in wire order]}. Hand-rolled so that the bytes
+    are checked, not what a client makes of them."""
+    corr = 0x4B420003
+    client_id = b"kb-acceptance"
+    body = (struct.pack(">hhih", API_VERSIONS_KEY, version, corr, len(client_id)) + client_id
+            + b"\x00"  # request header v2: no tagged fields
+            + b"\x03kb" + b"\x020" + b"\x00")  # software name "kb", version "0", no tags
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(struct.pack(">i", len(body)) + body)
+        (size,) = struct.unpack(">i", _recv_exact(s, 4))
+        data = _recv_exact(s, size)
+    got_corr, error_code = struct.unpack_from(">ih", data, 0)  # response header v0
+    if got_corr != corr or error_code != 0:
+        raise ValueError("ApiVersions v%d: correlation %#x, error %d" % (version, got_corr, error_code))
+    n, pos = _uvarint(data, 6)
+    pos += (n - 1) * 7  # key, min, max and an empty tag buffer per api
+    pos += 4  # throttle_time_ms
+    out = {"supported": {}, "finalized": {}, "epoch": None, "tags": []}
+    ntags, pos = _uvarint(data, pos)
+    for _ in range(ntags):
+        tag, pos = _uvarint(data, pos)
+        size, pos = _uvarint(data, pos)
+        field, pos = data[pos:pos + size], pos + size
+        out["tags"].append(tag)
+        if tag == 1:
+            (out["epoch"],) = struct.unpack(">q", field)
+        elif tag in (0, 2):
+            count, fp = _uvarint(field, 0)
+            for _ in range(count - 1):
+                name, fp = _compact_string(field, fp)
+                a, b = struct.unpack_from(">hh", field, fp)
+                _, fp = _uvarint(field, fp + 4)  # the entry's tag buffer
+                if tag == 0:
+                    out["supported"][name] = (a, b)
+                else:  # FinalizedFeatureKey is MaxVersionLevel, then MinVersionLevel
+                    out["finalized"][name] = (b, a)
+    if pos != len(data):
+        raise ValueError("ApiVersions v%d: %d trailing bytes" % (version, len(data) - pos))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # processes
 # ---------------------------------------------------------------------------------------------
