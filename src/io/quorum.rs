@@ -7,6 +7,12 @@
 //! arrive on a channel; every request drained in one round is proposed, then the log is
 //! fsynced once (group commit), and only then are the requests answered: nothing is
 //! acknowledged before it is durable.
+//!
+//! Start-up loads the latest metadata snapshot and replays the log from its end; after a
+//! committed round the thread takes a snapshot when `SnapshotSchedule` says so, then applies
+//! metadata log retention ([`snapshots`]).
+
+mod snapshots;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,13 +27,15 @@ use kraft::raft::{
     Action, DurableState, ElectionState, Epoch, EpochStarts, Input, Millis, NodeId, Offset,
     QuorumStateVersion, RaftConfig, RaftCore, RaftError,
 };
-use metadata::{DecodedBatch, MetadataImage, MetadataRecord, MetadataVersion};
+use metadata::snapshot::schedule::{Generator, ScheduleConfig, SnapshotSchedule};
+use metadata::{DecodedBatch, MetadataImage, MetadataRecord, MetadataVersion, Provenance};
 use protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
 use protocol::messages::broker_registration_request::{
     BrokerRegistrationRequest, Feature, Listener,
 };
 use protocol::{ErrorCode, Uuid};
 use storage::log::{FirstBatch, LogConfig, PartitionLog};
+use storage::metadata_snapshot::retention::RetentionConfig;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::controller_client::{
@@ -122,6 +130,14 @@ struct Quorum {
     registration: BrokerRegistrationRequest,
     image_tx: Option<watch::Sender<Arc<MetadataImage>>>,
     started: Instant,
+    /// Wall-clock milliseconds at `started`: the Raft core's clock is this plus the monotonic
+    /// time since, so batches carry wall-clock append times (as Kafka's do) while timers
+    /// never see the wall clock step back.
+    started_wall_ms: i64,
+    schedule: SnapshotSchedule,
+    retention: RetentionConfig,
+    /// Bytes appended since the last committed round, for the snapshot schedule.
+    round_bytes: u64,
     /// The generation of the last `Truncate` executed, for `Persisted` reports.
     generation: u64,
 }
@@ -132,7 +148,8 @@ impl Quorum {
         let log_config = LogConfig {
             segment_bytes: config.metadata_log_segment_bytes.max(14) as u32,
             segment_ms: config.metadata_log_segment_ms,
-            // Snapshots and metadata retention come with the quorum issue: keep everything.
+            // Metadata retention goes by snapshots (`snapshots::apply_retention`), never by
+            // the data-log rules.
             retention_ms: -1,
             retention_bytes: -1,
             ..LogConfig::default()
@@ -141,26 +158,36 @@ impl Quorum {
         let mut log = PartitionLog::create(&dir, Some(METADATA_TOPIC_ID), log_config, now)
             .with_context(|| format!("cannot open the metadata log {}", dir.display()))?;
         let seed = u64::from_le_bytes(rand::random::<[u8; 8]>());
-        let mut controller = QuorumController::with_config(
-            seed,
-            ControllerConfig {
-                node_id: config.node_id,
-                cluster_id: cluster_id.to_string(),
-                topic_defaults: TopicDefaults {
-                    num_partitions: config.num_partitions,
-                    replication_factor: config.default_replication_factor as i16,
-                    static_broker_configs: config
-                        .broker_config_entries()
-                        .into_iter()
-                        .filter(|(_, e)| !e.is_default)
-                        .filter_map(|(k, e)| Some((k.to_string(), e.value?)))
-                        .collect(),
-                },
-                zk_migration_enabled: false,
-                broker_session_timeout_ms: i64::from(config.broker_session_timeout_ms),
+        let controller_config = ControllerConfig {
+            node_id: config.node_id,
+            cluster_id: cluster_id.to_string(),
+            topic_defaults: TopicDefaults {
+                num_partitions: config.num_partitions,
+                replication_factor: config.default_replication_factor as i16,
+                static_broker_configs: config
+                    .broker_config_entries()
+                    .into_iter()
+                    .filter(|(_, e)| !e.is_default)
+                    .filter_map(|(k, e)| Some((k.to_string(), e.value?)))
+                    .collect(),
             },
-        );
-        let epoch_starts = replay_log(&log, &mut controller)?;
+            zk_migration_enabled: false,
+            broker_session_timeout_ms: i64::from(config.broker_session_timeout_ms),
+        };
+        let (mut controller, replay_from) = match snapshots::load_latest(&dir, &mut log, now)? {
+            Some(image) => {
+                let from = image.provenance.last_contained_offset + 1;
+                (
+                    QuorumController::from_image(seed, controller_config, image),
+                    from,
+                )
+            }
+            None => (
+                QuorumController::with_config(seed, controller_config),
+                log.log_start_offset(),
+            ),
+        };
+        let epoch_starts = replay_log(&log, replay_from, &mut controller)?;
         let election = read_quorum_state(&dir)?;
         // The recovered log counts as durable only once fsynced (a crash may have left
         // written but unsynced batches that recovery kept).
@@ -193,13 +220,29 @@ impl Quorum {
             replies: Vec::new(),
             image_tx: None,
             started: Instant::now(),
+            started_wall_ms: now_ms(),
+            schedule: SnapshotSchedule::new(
+                ScheduleConfig {
+                    max_bytes_between_snapshots: config
+                        .metadata_log_max_record_bytes_between_snapshots
+                        .max(1) as u64,
+                    max_interval_ms: config.metadata_log_max_snapshot_interval_ms,
+                },
+                now,
+            ),
+            retention: RetentionConfig {
+                max_retention_bytes: config.metadata_max_retention_bytes,
+                max_retention_ms: config.metadata_max_retention_ms,
+            },
+            round_bytes: 0,
             generation: 0,
         })
     }
 
-    /// Milliseconds on the monotonic clock the Raft core runs on.
+    /// Milliseconds on the clock the Raft core runs on (and stamps batches with):
+    /// wall-clock time at start plus monotonic time since.
     fn now(&self) -> Millis {
-        Millis(self.started.elapsed().as_millis() as i64)
+        Millis(self.started_wall_ms + self.started.elapsed().as_millis() as i64)
     }
 
     fn run(&mut self, mut rx: mpsc::Receiver<ControllerRequest>) -> anyhow::Result<()> {
@@ -383,6 +426,18 @@ impl Quorum {
                     self.log
                         .append_as_follower(&batch.bytes, now_ms())
                         .context("metadata log append failed")?;
+                    self.round_bytes += batch.bytes.len() as u64;
+                    // The controller's image already holds the batch's records (replayed when
+                    // proposed); it now stands at the batch's end.
+                    let log_time_ms = protocol::records::batches(&batch.bytes)
+                        .next()
+                        .and_then(Result::ok)
+                        .map_or(-1, |b| b.header.max_timestamp);
+                    self.controller.set_provenance(Provenance {
+                        last_contained_offset: batch.last_offset.0,
+                        last_contained_epoch: batch.epoch.0,
+                        last_contained_log_time_ms: log_time_ms,
+                    });
                 }
                 Action::Truncate { to, generation } => {
                     self.log.truncate_to(to.0, now_ms())?;
@@ -416,7 +471,8 @@ impl Quorum {
         self.answer_round();
     }
 
-    /// Publishes the committed image and answers the round's requests.
+    /// Publishes the committed image, answers the round's requests, and takes a snapshot of
+    /// the image when one is due.
     fn answer_round(&mut self) {
         if let Some(tx) = &self.image_tx {
             let _ = tx.send(Arc::new(self.controller.image().clone()));
@@ -424,18 +480,48 @@ impl Quorum {
         for reply in self.replies.drain(..) {
             reply();
         }
+        let bytes = std::mem::take(&mut self.round_bytes);
+        let now = now_ms();
+        if let Some(reason) = self.schedule.committed(bytes, now, Generator::Idle) {
+            self.snapshot(&reason.to_string(), now);
+        }
+    }
+
+    /// Writes a snapshot of the controller's image, committed as a whole on the single
+    /// node, then applies retention. A failure is logged, not fatal: the log still holds
+    /// everything, as in Kafka.
+    fn snapshot(&mut self, reason: &str, now: i64) {
+        match snapshots::write(&self.dir, self.controller.image(), now) {
+            Ok(Some(file)) => {
+                tracing::info!(snapshot = %file.path.display(), "wrote a metadata snapshot because {reason}");
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!("writing a metadata snapshot failed: {e:#}");
+                return;
+            }
+        }
+        if let Err(e) = snapshots::apply_retention(&self.dir, &mut self.log, self.retention, now) {
+            tracing::error!("metadata log retention failed: {e:#}");
+        }
     }
 }
 
-/// Replays every data batch of the log into the controller; returns the epoch → start offset
-/// of its batches.
+/// Replays the log's data batches from `from` (the loaded snapshot's end, or the log start)
+/// into the controller, moving its image's provenance along; returns the epoch → start offset
+/// of the log's batches.
 fn replay_log(
     log: &PartitionLog,
+    from: i64,
     controller: &mut QuorumController,
 ) -> anyhow::Result<EpochStarts> {
     let end = log.log_end_offset();
-    let mut offset = log.log_start_offset();
+    let mut offset = log.log_start_offset().max(from);
     let mut epochs = EpochStarts::default();
+    // The epochs of the batches a snapshot covers still count for Raft's epoch bookkeeping.
+    for e in log.epoch_entries() {
+        epochs.observe(Epoch(e.epoch), Offset(e.start_offset));
+    }
     while offset < end {
         let bytes = log.read(offset, REPLAY_READ_BYTES, end, FirstBatch::AlwaysWhole)?;
         if bytes.is_empty() {
@@ -443,12 +529,15 @@ fn replay_log(
         }
         for batch in protocol::records::batches(&bytes) {
             let batch = batch.context("corrupt batch in the metadata log")?;
+            let log_time_ms = batch.header.max_timestamp;
             match metadata::decode_batch(&batch).context("undecodable metadata batch")? {
                 DecodedBatch::Data(b) => {
-                    for (i, e) in controller.replay_all(&b.records) {
+                    for f in controller.replay_batch(&b) {
                         tracing::warn!(
-                            offset = b.base_offset + i as i64,
-                            "metadata record skipped: {e}"
+                            offset = f.offset,
+                            "metadata record {} skipped: {}",
+                            f.record,
+                            f.error
                         );
                     }
                     epochs.observe(Epoch(b.epoch), Offset(b.base_offset));
@@ -460,6 +549,11 @@ fn replay_log(
                     epoch,
                 } => {
                     epochs.observe(Epoch(epoch), Offset(base_offset));
+                    controller.set_provenance(Provenance {
+                        last_contained_offset: last_offset,
+                        last_contained_epoch: epoch,
+                        last_contained_log_time_ms: log_time_ms,
+                    });
                     offset = last_offset + 1;
                 }
             }
@@ -569,11 +663,15 @@ mod tests {
     const CLUSTER_ID: &str = "MkU3OEVBNTcwNTJENDM2Qg";
 
     fn config(dir: &Path) -> ServerConfig {
+        config_with(dir, "")
+    }
+
+    fn config_with(dir: &Path, extra: &str) -> ServerConfig {
         let props = format!(
             "process.roles=broker,controller\nnode.id=1\n\
              controller.quorum.voters=1@127.0.0.1:19093\n\
              listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n\
-             controller.listener.names=CONTROLLER\nlog.dirs={}\n",
+             controller.listener.names=CONTROLLER\nlog.dirs={}\n{extra}",
             dir.join("data").display()
         );
         ServerConfig::parse(&props, &[])
@@ -681,5 +779,138 @@ mod tests {
 
         let reloaded = Quorum::load(&config, CLUSTER_ID).expect("reload");
         assert_eq!(reloaded.controller.image(), &before);
+    }
+
+    /// A formatted node, loaded and active.
+    fn active_quorum(config: &ServerConfig) -> Quorum {
+        let opts = FormatOptions {
+            cluster_id: CLUSTER_ID.into(),
+            ignore_formatted: false,
+        };
+        format(config, &opts, &mut Vec::new(), &mut rand::thread_rng()).expect("format");
+        let mut q = Quorum::load(config, CLUSTER_ID).expect("load");
+        q.become_active().expect("active");
+        q
+    }
+
+    fn create_topic(q: &mut Quorum, name: &str) {
+        let created = round(q, |tx| {
+            let topics = vec![CreatableTopic {
+                name: name.into(),
+                num_partitions: 2,
+                replication_factor: 1,
+                ..Default::default()
+            }];
+            ControllerRequest::CreateTopics(
+                CreateTopicsRequest {
+                    topics,
+                    ..Default::default()
+                },
+                tx,
+            )
+        });
+        assert_eq!(created.topics[0].error_code, 0, "{created:?}");
+    }
+
+    fn snapshot_ids(dir: &Path) -> Vec<storage::metadata_snapshot::SnapshotId> {
+        storage::metadata_snapshot::list(dir)
+            .expect("list")
+            .into_iter()
+            .map(|f| f.id)
+            .collect()
+    }
+
+    /// Snapshots are taken as `metadata.log.max.record.bytes.between.snapshots` says, named
+    /// from the committed image's provenance, and a restart from the latest gives back the
+    /// same image, batches stamped with wall-clock time.
+    #[test]
+    fn snapshots_are_taken_and_a_restart_loads_the_latest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config_with(
+            dir.path(),
+            "metadata.log.max.record.bytes.between.snapshots=2048\n",
+        );
+        let before_start = now_ms();
+        let mut q = active_quorum(&config);
+        for i in 0..20 {
+            create_topic(&mut q, &format!("t{i}"));
+        }
+        let ids = snapshot_ids(&q.dir);
+        assert!(!ids.is_empty(), "no snapshot written");
+        let latest = *ids.last().expect("one");
+        assert!(latest.end_offset <= q.log.log_end_offset());
+        let before = q.controller.image().clone();
+        let p = before.provenance;
+        assert_eq!(p.last_contained_offset + 1, q.log.log_end_offset());
+        assert!(
+            p.last_contained_log_time_ms >= before_start
+                && p.last_contained_log_time_ms <= now_ms(),
+            "batches carry wall-clock time: {p:?}"
+        );
+        drop(q);
+
+        let reloaded = Quorum::load(&config, CLUSTER_ID).expect("reload");
+        assert_eq!(reloaded.controller.image(), &before);
+    }
+
+    /// Start-up loads the snapshot and replays only the log after it: a topic the snapshot
+    /// lacks (though the log below it has it) stays absent, one created after it is there.
+    #[test]
+    fn restart_replays_the_log_only_after_the_snapshot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config(dir.path());
+        let mut q = active_quorum(&config);
+        create_topic(&mut q, "before");
+        create_topic(&mut q, "dropped");
+        let image = q.controller.image().clone();
+        let dropped = image.topics.by_name("dropped").expect("created").id;
+        let mut records = image.to_records();
+        records.push(MetadataRecord::new(
+            0,
+            metadata::MetadataRecordBody::RemoveTopic(protocol::messages::RemoveTopicRecord {
+                topic_id: dropped,
+            }),
+        ));
+        let doctored = MetadataImage::from_records(&records, image.provenance).expect("replays");
+        snapshots::write(&q.dir, &doctored, now_ms())
+            .expect("write")
+            .expect("a new snapshot");
+        create_topic(&mut q, "after");
+        drop(q);
+
+        let reloaded = Quorum::load(&config, CLUSTER_ID).expect("reload");
+        let topics = &reloaded.controller.image().topics;
+        assert!(topics.by_name("before").is_some());
+        assert!(topics.by_name("after").is_some());
+        assert!(
+            topics.by_name("dropped").is_none(),
+            "the log below the snapshot was replayed"
+        );
+    }
+
+    /// A snapshot that does not read back whole refuses start-up, naming the file and the
+    /// position, and is left as it was.
+    #[test]
+    fn a_corrupt_snapshot_refuses_start_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config(dir.path());
+        let mut q = active_quorum(&config);
+        create_topic(&mut q, "orders");
+        let file = snapshots::write(&q.dir, q.controller.image(), now_ms())
+            .expect("write")
+            .expect("a new snapshot");
+        drop(q);
+        let mut bytes = std::fs::read(&file.path).expect("read");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&file.path, &bytes).expect("corrupt");
+
+        let err = match Quorum::load(&config, CLUSTER_ID) {
+            Ok(_) => panic!("a corrupt snapshot was loaded"),
+            Err(e) => format!("{e:#}"),
+        };
+        let name = file.path.file_name().expect("name").to_string_lossy();
+        assert!(err.contains(name.as_ref()), "{err}");
+        assert_eq!(std::fs::read(&file.path).expect("read"), bytes);
     }
 }
