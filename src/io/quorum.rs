@@ -34,7 +34,7 @@ use protocol::messages::broker_registration_request::{
     BrokerRegistrationRequest, Feature, Listener,
 };
 use protocol::{ErrorCode, Uuid};
-use storage::log::{FirstBatch, LogConfig, PartitionLog};
+use storage::log::{FirstBatch, LoadOptions, LogConfig, PartitionLog, Shutdown};
 use storage::metadata_snapshot::retention::RetentionConfig;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -58,29 +58,51 @@ pub(crate) struct QuorumHandle {
     pub(crate) image: watch::Receiver<Arc<MetadataImage>>,
     pub(crate) client: ControllerClient,
     stop: mpsc::Sender<ControllerRequest>,
-    thread: std::thread::JoinHandle<()>,
+    /// Returns whether the metadata log was closed cleanly.
+    thread: std::thread::JoinHandle<bool>,
     /// Fires with the reason if the metadata thread fails; the server then shuts down, as
     /// Kafka exits when its metadata log cannot be written.
     pub(crate) failed: Option<oneshot::Receiver<String>>,
 }
 
 impl QuorumHandle {
-    /// Stops the thread after the requests already queued.
-    pub(crate) async fn stop(self) {
+    /// Stops the thread after the requests already queued; true when the metadata log was
+    /// closed cleanly (and, in its own dir, marked so).
+    pub(crate) async fn stop(self) -> bool {
         let _ = self.stop.send(ControllerRequest::Shutdown).await;
         let thread = self.thread;
-        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        matches!(
+            tokio::task::spawn_blocking(move || thread.join()).await,
+            Ok(Ok(true))
+        )
     }
+}
+
+/// Who keeps the clean-shutdown marker (`.kafka_cleanshutdown`, `docs/formats.md` §4) of the
+/// metadata log's dir. After a clean shutdown the metadata log is opened without recovery,
+/// as data logs are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MetadataDirMarker {
+    /// The dir is the broker's log dir too: the replica manager read (and removed) the
+    /// marker, found this, and writes it at shutdown once the metadata log has closed.
+    Shared(Shutdown),
+    /// `metadata.log.dir` is a dir of its own: the metadata thread reads, removes and
+    /// writes its marker.
+    Own,
 }
 
 /// Loads the metadata log, becomes leader of the single-voter quorum, bootstraps a fresh
 /// cluster, registers this node as a broker, and starts serving controller requests.
-pub(crate) async fn start(config: &ServerConfig, cluster_id: &str) -> anyhow::Result<QuorumHandle> {
+pub(crate) async fn start(
+    config: &ServerConfig,
+    cluster_id: &str,
+    marker: MetadataDirMarker,
+) -> anyhow::Result<QuorumHandle> {
     let node_id = config.node_id;
     let config = config.clone();
     let cluster_id = cluster_id.to_string();
     let mut quorum =
-        tokio::task::spawn_blocking(move || Quorum::load(&config, &cluster_id)).await??;
+        tokio::task::spawn_blocking(move || Quorum::load(&config, &cluster_id, marker)).await??;
     let (image_tx, image_rx) = watch::channel(Arc::new(quorum.controller.image().clone()));
     let (tx, rx) = mpsc::channel(CONTROLLER_QUEUE_MAX);
     let (failed_tx, failed_rx) = oneshot::channel();
@@ -90,6 +112,14 @@ pub(crate) async fn start(config: &ServerConfig, cluster_id: &str) -> anyhow::Re
         .spawn(move || {
             if let Err(e) = quorum.run(rx) {
                 let _ = failed_tx.send(format!("{e:#}"));
+                return false;
+            }
+            match quorum.close(marker) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!("the metadata log did not close cleanly: {e:#}");
+                    false
+                }
             }
         })
         .context("cannot start the metadata thread")?;
@@ -143,7 +173,11 @@ struct Quorum {
 }
 
 impl Quorum {
-    fn load(config: &ServerConfig, cluster_id: &str) -> anyhow::Result<Quorum> {
+    fn load(
+        config: &ServerConfig,
+        cluster_id: &str,
+        marker: MetadataDirMarker,
+    ) -> anyhow::Result<Quorum> {
         let dir = config.metadata_log_dir.join("__cluster_metadata-0");
         let log_config = LogConfig {
             segment_bytes: config.metadata_log_segment_bytes.max(14) as u32,
@@ -155,7 +189,20 @@ impl Quorum {
             ..LogConfig::default()
         };
         let now = now_ms();
-        let mut log = PartitionLog::create(&dir, Some(METADATA_TOPIC_ID), log_config, now)
+        let shutdown = match marker {
+            MetadataDirMarker::Shared(shutdown) => shutdown,
+            MetadataDirMarker::Own => {
+                let log_dir = &config.metadata_log_dir;
+                let found = storage::clean_shutdown::read(log_dir)?;
+                storage::clean_shutdown::remove(log_dir)?;
+                if found.is_some() {
+                    Shutdown::Clean
+                } else {
+                    Shutdown::Unclean
+                }
+            }
+        };
+        let mut log = open_log(&dir, log_config, shutdown, now)
             .with_context(|| format!("cannot open the metadata log {}", dir.display()))?;
         let seed = u64::from_le_bytes(rand::random::<[u8; 8]>());
         let controller_config = ControllerConfig {
@@ -237,6 +284,21 @@ impl Quorum {
             round_bytes: 0,
             generation: 0,
         })
+    }
+
+    /// Closes the metadata log after the thread stopped: everything fsynced, indexes trimmed,
+    /// so the next start need not recover it; writes the marker of a dir of its own.
+    fn close(self, marker: MetadataDirMarker) -> anyhow::Result<()> {
+        self.log.close()?;
+        if let MetadataDirMarker::Own = marker {
+            storage::clean_shutdown::write(
+                self.dir
+                    .parent()
+                    .context("the metadata log has a parent dir")?,
+                -1,
+            )?;
+        }
+        Ok(())
     }
 
     /// Milliseconds on the clock the Raft core runs on (and stamps batches with):
@@ -507,6 +569,27 @@ impl Quorum {
     }
 }
 
+/// Opens `__cluster_metadata-0`: created when missing, recovered after an unclean shutdown,
+/// trusted (bar the active segment's tail check) after a clean one.
+fn open_log(
+    dir: &Path,
+    config: LogConfig,
+    shutdown: Shutdown,
+    now: i64,
+) -> storage::Result<PartitionLog> {
+    if shutdown == Shutdown::Unclean || !dir.exists() {
+        return PartitionLog::create(dir, Some(METADATA_TOPIC_ID), config, now);
+    }
+    let options = LoadOptions {
+        recovery_point: 0,
+        log_start_offset: 0,
+        shutdown,
+    };
+    let mut log = PartitionLog::open(dir, config, options, now)?;
+    log.set_topic_id(METADATA_TOPIC_ID)?;
+    Ok(log)
+}
+
 /// Replays the log's data batches from `from` (the loaded snapshot's end, or the log start)
 /// into the controller, moving its image's provenance along; returns the epoch → start offset
 /// of the log's batches.
@@ -518,8 +601,13 @@ fn replay_log(
     let end = log.log_end_offset();
     let mut offset = log.log_start_offset().max(from);
     let mut epochs = EpochStarts::default();
-    // The epochs of the batches a snapshot covers still count for Raft's epoch bookkeeping.
-    for e in log.epoch_entries() {
+    // The epochs of the log's batches a snapshot covers (not replayed) still count for
+    // Raft's epoch bookkeeping; the replay observes the rest.
+    for e in log
+        .epoch_entries()
+        .iter()
+        .filter(|e| e.start_offset < offset)
+    {
         epochs.observe(Epoch(e.epoch), Offset(e.start_offset));
     }
     while offset < end {
@@ -699,7 +787,7 @@ mod tests {
         };
         format(&config, &opts, &mut Vec::new(), &mut rand::thread_rng()).expect("format");
 
-        let mut q = Quorum::load(&config, CLUSTER_ID).expect("load");
+        let mut q = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("load");
         q.become_active().expect("active");
         // The leader's quorum-state, as Kafka 3.9 writes it for a static quorum.
         let state = std::fs::read_to_string(q.dir.join("quorum-state")).expect("quorum-state");
@@ -777,7 +865,7 @@ mod tests {
         assert_eq!(before.topics.len(), 2);
         drop(q);
 
-        let reloaded = Quorum::load(&config, CLUSTER_ID).expect("reload");
+        let reloaded = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
         assert_eq!(reloaded.controller.image(), &before);
     }
 
@@ -788,7 +876,7 @@ mod tests {
             ignore_formatted: false,
         };
         format(config, &opts, &mut Vec::new(), &mut rand::thread_rng()).expect("format");
-        let mut q = Quorum::load(config, CLUSTER_ID).expect("load");
+        let mut q = Quorum::load(config, CLUSTER_ID, MetadataDirMarker::Own).expect("load");
         q.become_active().expect("active");
         q
     }
@@ -849,8 +937,20 @@ mod tests {
         );
         drop(q);
 
-        let reloaded = Quorum::load(&config, CLUSTER_ID).expect("reload");
+        let mut reloaded =
+            Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
         assert_eq!(reloaded.controller.image(), &before);
+
+        // A second epoch on top of the snapshot, and a restart again: the epochs below the
+        // snapshot and those replayed after it make one history.
+        reloaded.become_active().expect("active again");
+        for i in 0..5 {
+            create_topic(&mut reloaded, &format!("u{i}"));
+        }
+        let before = reloaded.controller.image().clone();
+        drop(reloaded);
+        let again = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
+        assert_eq!(again.controller.image(), &before);
     }
 
     /// Start-up loads the snapshot and replays only the log after it: a topic the snapshot
@@ -878,7 +978,7 @@ mod tests {
         create_topic(&mut q, "after");
         drop(q);
 
-        let reloaded = Quorum::load(&config, CLUSTER_ID).expect("reload");
+        let reloaded = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
         let topics = &reloaded.controller.image().topics;
         assert!(topics.by_name("before").is_some());
         assert!(topics.by_name("after").is_some());
@@ -905,7 +1005,7 @@ mod tests {
         bytes[middle] ^= 0xff;
         std::fs::write(&file.path, &bytes).expect("corrupt");
 
-        let err = match Quorum::load(&config, CLUSTER_ID) {
+        let err = match Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own) {
             Ok(_) => panic!("a corrupt snapshot was loaded"),
             Err(e) => format!("{e:#}"),
         };
