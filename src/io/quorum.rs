@@ -953,6 +953,39 @@ mod tests {
         assert_eq!(again.controller.image(), &before);
     }
 
+    /// `metadata.max.retention.bytes` deletes the snapshots and segments below the latest
+    /// snapshot; a restart still gives back the whole image.
+    #[test]
+    fn retention_deletes_segments_and_snapshots_below_the_latest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config_with(
+            dir.path(),
+            "metadata.log.max.record.bytes.between.snapshots=1024
+             metadata.log.segment.bytes=2048
+metadata.max.retention.bytes=0
+",
+        );
+        let mut q = active_quorum(&config);
+        for i in 0..30 {
+            create_topic(&mut q, &format!("t{i}"));
+        }
+        let ids = snapshot_ids(&q.dir);
+        assert_eq!(ids.len(), 1, "older snapshots kept: {ids:?}");
+        let start = q.log.log_start_offset();
+        assert!(start > 0, "the log start did not move");
+        assert_eq!(start, ids[0].end_offset);
+        let first_segment = q.log.segment_base_offsets()[0];
+        assert!(
+            first_segment > 0 && first_segment <= start,
+            "{first_segment}"
+        );
+        let before = q.controller.image().clone();
+        drop(q);
+
+        let reloaded = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
+        assert_eq!(reloaded.controller.image(), &before);
+    }
+
     /// Start-up loads the snapshot and replays only the log after it: a topic the snapshot
     /// lacks (though the log below it has it) stays absent, one created after it is there.
     #[test]
