@@ -1044,6 +1044,7 @@ metadata.max.retention.bytes=0
         };
         let name = file.path.file_name().expect("name").to_string_lossy();
         assert!(err.contains(name.as_ref()), "{err}");
+        assert!(err.contains(" at byte "), "no position named: {err}");
         assert_eq!(std::fs::read(&file.path).expect("read"), bytes);
     }
 }
