@@ -68,3 +68,20 @@ def test_snapshots_are_written_and_loaded_across_restarts(kb_servers):
     srv.kill()
     srv.start().wait_ready()
     wait_all_listed(srv, names + more, "after SIGKILL and restart")
+
+
+def test_own_metadata_log_dir_is_not_rescanned_after_a_clean_stop(kb_servers, tmp_path):
+    meta = tmp_path / "metadata-dir"
+    srv = kb_servers(props={"metadata.log.dir": str(meta)})
+    srv.start().wait_ready()
+    topic = kb.unique_topic("own-meta")
+    kb.create_topic(srv.bootstrap, topic, 1)
+    rc = srv.stop()
+    assert rc == 0, "exit after SIGTERM: %s" % kb.describe_exit(rc)
+    assert (meta / ".kafka_cleanshutdown").exists(), "no clean-shutdown marker in %s" % meta
+    logged = len(srv.log_text())
+    srv.start().wait_ready()
+    wait_all_listed(srv, [topic], "after a clean restart")
+    rescanned = metadata_recovery_lines(srv.log_text()[logged:])
+    assert not rescanned, "a clean shutdown left the metadata log to recover: %s" % rescanned
+    assert not (meta / ".kafka_cleanshutdown").exists(), "the marker outlived the start"
