@@ -48,6 +48,9 @@ use crate::config::ServerConfig;
 const METADATA_TOPIC_ID: Uuid = Uuid([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 /// Largest read while replaying the log at start-up (Kafka's Raft fetch limit).
 const REPLAY_READ_BYTES: u64 = 8 * 1024 * 1024;
+/// How often metadata retention runs besides after each snapshot (Kafka's
+/// `KafkaMetadataLog.maybeClean` schedule).
+const RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 /// Requests handled per group commit round.
 const ROUND_REQUESTS_MAX: usize = 256;
 
@@ -123,6 +126,7 @@ pub(crate) async fn start(
             }
         })
         .context("cannot start the metadata thread")?;
+    tokio::spawn(housekeeping_timer(tx.clone()));
     let handle = QuorumHandle {
         image: image_rx,
         client: ControllerClient::new(tx.clone()),
@@ -391,6 +395,7 @@ impl Quorum {
     fn handle(&mut self, req: ControllerRequest) -> bool {
         match req {
             ControllerRequest::Shutdown => return true,
+            ControllerRequest::Housekeeping => self.apply_retention(now_ms()),
             ControllerRequest::CreateTopics(r, tx) => {
                 let result = self.controller.create_topics(&r);
                 self.decide(&r, result, tx);
@@ -563,8 +568,27 @@ impl Quorum {
                 return;
             }
         }
+        self.apply_retention(now);
+    }
+
+    fn apply_retention(&mut self, now: i64) {
         if let Err(e) = snapshots::apply_retention(&self.dir, &mut self.log, self.retention, now) {
             tracing::error!("metadata log retention failed: {e:#}");
+        }
+    }
+}
+
+/// Asks the metadata thread for a retention pass every [`RETENTION_INTERVAL`] until it has
+/// stopped. A full queue skips one pass: the next comes a minute later.
+async fn housekeeping_timer(tx: mpsc::Sender<ControllerRequest>) {
+    let mut interval = tokio::time::interval(RETENTION_INTERVAL);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        if let Err(mpsc::error::TrySendError::Closed(_)) =
+            tx.try_send(ControllerRequest::Housekeeping)
+        {
+            return;
         }
     }
 }
@@ -984,6 +1008,29 @@ metadata.max.retention.bytes=0
 
         let reloaded = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
         assert_eq!(reloaded.controller.image(), &before);
+    }
+
+    /// The minute's housekeeping request runs the retention pass without a new snapshot.
+    #[test]
+    fn housekeeping_applies_retention() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config_with(
+            dir.path(),
+            "metadata.log.max.record.bytes.between.snapshots=1024
+             metadata.log.segment.bytes=2048
+",
+        );
+        let mut q = active_quorum(&config);
+        for i in 0..30 {
+            create_topic(&mut q, &format!("t{i}"));
+        }
+        let ids = snapshot_ids(&q.dir);
+        assert!(ids.len() > 1, "{ids:?}");
+        assert_eq!(q.log.log_start_offset(), 0);
+        q.retention.max_retention_bytes = 0;
+        assert!(!q.handle(ControllerRequest::Housekeeping));
+        assert_eq!(snapshot_ids(&q.dir), ids[ids.len() - 1..]);
+        assert_eq!(q.log.log_start_offset(), ids[ids.len() - 1].end_offset);
     }
 
     /// Start-up loads the snapshot and replays only the log after it: a topic the snapshot
