@@ -1008,6 +1008,16 @@ metadata.max.retention.bytes=0
 
         let reloaded = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
         assert_eq!(reloaded.controller.image(), &before);
+        drop(reloaded);
+
+        // Without the snapshot, the records below the log start are gone: start-up refuses.
+        storage::metadata_snapshot::delete(&dir.path().join("data/__cluster_metadata-0"), ids[0])
+            .expect("delete");
+        let err = match Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own) {
+            Ok(_) => panic!("started without the records below the log start"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("inconsistent metadata snapshots"), "{err}");
     }
 
     /// The minute's housekeeping request runs the retention pass without a new snapshot.
