@@ -196,6 +196,10 @@ pub(crate) struct ServerConfig {
     pub(crate) broker_session_timeout_ms: i32,
     pub(crate) metadata_log_segment_bytes: i32,
     pub(crate) metadata_log_segment_ms: i64,
+    pub(crate) metadata_log_max_record_bytes_between_snapshots: i64,
+    pub(crate) metadata_log_max_snapshot_interval_ms: i64,
+    pub(crate) metadata_max_retention_bytes: i64,
+    pub(crate) metadata_max_retention_ms: i64,
 
     // --- Listeners ---
     /// Everything this process binds, controller listeners included.
@@ -901,6 +905,11 @@ fn build(v: &Values<'_>, warnings: &mut Vec<ConfigWarning>) -> Result<ServerConf
         broker_session_timeout_ms: v.int("broker.session.timeout.ms")?,
         metadata_log_segment_bytes: v.int("metadata.log.segment.bytes")?,
         metadata_log_segment_ms: v.long("metadata.log.segment.ms")?,
+        metadata_log_max_record_bytes_between_snapshots: v
+            .long("metadata.log.max.record.bytes.between.snapshots")?,
+        metadata_log_max_snapshot_interval_ms: v.long("metadata.log.max.snapshot.interval.ms")?,
+        metadata_max_retention_bytes: v.long("metadata.max.retention.bytes")?,
+        metadata_max_retention_ms: v.long("metadata.max.retention.ms")?,
         listeners,
         advertised_listeners,
         controller_listener_names,

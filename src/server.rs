@@ -156,13 +156,13 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         .cloned()
         .context("no client listener: set listeners (e.g. PLAINTEXT://127.0.0.1:9092)")?;
 
-    let mut quorum = quorum::start(&config, &cluster_id).await?;
-    let metadata_failed = quorum.failed.take();
     let log_dir = config
         .log_dirs
         .first()
         .cloned()
         .context("log.dirs is empty")?;
+    // The broker's log dir is opened first: it reads (and removes) the clean-shutdown marker,
+    // which covers the metadata log too when that lives in the same dir.
     let replicas = Arc::new(
         tokio::task::spawn_blocking({
             let log_dir = log_dir.clone();
@@ -172,6 +172,14 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
         })
         .await??,
     );
+    let metadata_shares_dir = config.metadata_log_dir == log_dir;
+    let metadata_marker = if metadata_shares_dir {
+        quorum::MetadataDirMarker::Shared(replicas.last_shutdown())
+    } else {
+        quorum::MetadataDirMarker::Own
+    };
+    let mut quorum = quorum::start(&config, &cluster_id, metadata_marker).await?;
+    let metadata_failed = quorum.failed.take();
     let image_rx = follow_image(replicas.clone(), quorum.image.clone());
 
     let broker = Arc::new(Broker::new(
@@ -232,8 +240,9 @@ async fn serve(config: ServerConfig, cluster_id: String) -> anyhow::Result<()> {
     let _ = shutdown_tx.send(true);
     let _ = housekeeping.await;
     let _ = log_cleaner.await;
-    tokio::task::spawn_blocking(move || replicas.close()).await??;
-    quorum.stop().await;
+    // The metadata log closes first, so the broker's marker is written only after it.
+    let metadata_clean = quorum.stop().await || !metadata_shares_dir;
+    tokio::task::spawn_blocking(move || replicas.close(metadata_clean)).await??;
     if let Some(reason) = failure {
         bail!("stopped because the metadata log failed: {reason}");
     }

@@ -183,6 +183,19 @@ impl QuorumController {
         }
     }
 
+    /// A controller whose image starts as `image` (a metadata snapshot loaded at start-up);
+    /// from there on, only replay changes it.
+    pub fn from_image(
+        seed: u64,
+        config: ControllerConfig,
+        image: MetadataImage,
+    ) -> QuorumController {
+        QuorumController {
+            image,
+            ..QuorumController::with_config(seed, config)
+        }
+    }
+
     pub fn config(&self) -> &ControllerConfig {
         &self.config
     }

@@ -233,6 +233,11 @@ impl ReplicaManager {
         })
     }
 
+    /// How this log dir was shut down last time (its `.kafka_cleanshutdown`, read at open).
+    pub(crate) fn last_shutdown(&self) -> storage::log::Shutdown {
+        self.dir.shutdown()
+    }
+
     pub(crate) fn log_dir(&self) -> &Path {
         self.dir.path()
     }
@@ -750,8 +755,9 @@ impl ReplicaManager {
     /// Kafka's `LogManager.shutdown` closes them on a pool of `num.recovery.threads.per.data.dir`
     /// threads: each close waits on fsyncs, and concurrent fsyncs overlap (1,000 partitions:
     /// 11–19 s on one thread, 0.4–0.6 s here). As in Kafka, the checkpoints and the marker
-    /// are written only if every log closed.
-    pub(crate) fn close(&self) -> anyhow::Result<()> {
+    /// are written only if every log closed, and the marker only if `others_clean` (the
+    /// metadata log, when it shares this log dir, closed cleanly too).
+    pub(crate) fn close(&self, others_clean: bool) -> anyhow::Result<()> {
         self.delete_unused();
         for p in std::mem::take(&mut *self.deleting.lock().unwrap_or_else(|e| e.into_inner())) {
             tracing::warn!(
@@ -790,6 +796,10 @@ impl ReplicaManager {
             "{failed} partition logs failed to close; no clean shutdown recorded"
         );
         self.dir.write_checkpoints(&checkpoints)?;
+        anyhow::ensure!(
+            others_clean,
+            "the metadata log did not close cleanly; no clean shutdown recorded"
+        );
         self.dir.write_clean_shutdown(-1)?;
         Ok(())
     }

@@ -240,17 +240,13 @@ pub(crate) fn lookup(name: &str) -> Option<&'static ConfigKey> {
 #[rustfmt::skip] // one key per line reads as a table
 pub(crate) const NO_EFFECT_KEYS: &[&str] = &[
     // A dynamic quorum (KIP-853) is refused when it is the only quorum setting; the Raft core
-    // appends each proposal at once (no linger batching yet); snapshots and no-op records are
-    // not written. The other controller.quorum.* timers configure the Raft core.
+    // appends each proposal at once (no linger batching yet); no-op records are not
+    // written. The other controller.quorum.* timers configure the Raft core.
     "controller.quorum.bootstrap.servers",
     "controller.quorum.append.linger.ms",
     // The combined node's broker registers in-process, not over the network.
     "broker.heartbeat.interval.ms",
     "initial.broker.registration.timeout.ms",
-    "metadata.max.retention.bytes",
-    "metadata.max.retention.ms",
-    "metadata.log.max.record.bytes.between.snapshots",
-    "metadata.log.max.snapshot.interval.ms",
     "metadata.max.idle.interval.ms",
     // Validated as Kafka validates them; one node has no inter-broker traffic.
     "inter.broker.listener.name",

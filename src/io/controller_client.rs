@@ -45,6 +45,9 @@ pub(crate) enum ControllerRequest {
         UpdateFeaturesRequest,
         oneshot::Sender<UpdateFeaturesResponse>,
     ),
+    /// The metadata log's retention pass, due every minute (Kafka's `maybeClean`); sent by
+    /// the metadata thread's own timer task.
+    Housekeeping,
     /// Server shutdown: the metadata thread answers what is queued before this and stops.
     /// (Broker handles outlive the thread, so the channel closing cannot be the signal.)
     Shutdown,

@@ -7,6 +7,12 @@
 //! arrive on a channel; every request drained in one round is proposed, then the log is
 //! fsynced once (group commit), and only then are the requests answered: nothing is
 //! acknowledged before it is durable.
+//!
+//! Start-up loads the latest metadata snapshot and replays the log from its end; after a
+//! committed round the thread takes a snapshot when `SnapshotSchedule` says so, then applies
+//! metadata log retention ([`snapshots`]).
+
+mod snapshots;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,14 +27,15 @@ use kraft::raft::{
     Action, DurableState, ElectionState, Epoch, EpochStarts, Input, Millis, NodeId, Offset,
     QuorumStateVersion, RaftConfig, RaftCore, RaftError,
 };
-use metadata::image::Provenance;
-use metadata::{DecodedBatch, MetadataImage, MetadataRecord, MetadataVersion};
+use metadata::snapshot::schedule::{Generator, ScheduleConfig, SnapshotSchedule};
+use metadata::{DecodedBatch, MetadataImage, MetadataRecord, MetadataVersion, Provenance};
 use protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
 use protocol::messages::broker_registration_request::{
     BrokerRegistrationRequest, Feature, Listener,
 };
 use protocol::{ErrorCode, Uuid};
-use storage::log::{FirstBatch, LogConfig, PartitionLog};
+use storage::log::{FirstBatch, LoadOptions, LogConfig, PartitionLog, Shutdown};
+use storage::metadata_snapshot::retention::RetentionConfig;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::controller_client::{
@@ -41,6 +48,9 @@ use crate::config::ServerConfig;
 const METADATA_TOPIC_ID: Uuid = Uuid([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 /// Largest read while replaying the log at start-up (Kafka's Raft fetch limit).
 const REPLAY_READ_BYTES: u64 = 8 * 1024 * 1024;
+/// How often metadata retention runs besides after each snapshot (Kafka's
+/// `KafkaMetadataLog.maybeClean` schedule).
+const RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 /// Requests handled per group commit round.
 const ROUND_REQUESTS_MAX: usize = 256;
 
@@ -51,29 +61,51 @@ pub(crate) struct QuorumHandle {
     pub(crate) image: watch::Receiver<Arc<MetadataImage>>,
     pub(crate) client: ControllerClient,
     stop: mpsc::Sender<ControllerRequest>,
-    thread: std::thread::JoinHandle<()>,
+    /// Returns whether the metadata log was closed cleanly.
+    thread: std::thread::JoinHandle<bool>,
     /// Fires with the reason if the metadata thread fails; the server then shuts down, as
     /// Kafka exits when its metadata log cannot be written.
     pub(crate) failed: Option<oneshot::Receiver<String>>,
 }
 
 impl QuorumHandle {
-    /// Stops the thread after the requests already queued.
-    pub(crate) async fn stop(self) {
+    /// Stops the thread after the requests already queued; true when the metadata log was
+    /// closed cleanly (and, in its own dir, marked so).
+    pub(crate) async fn stop(self) -> bool {
         let _ = self.stop.send(ControllerRequest::Shutdown).await;
         let thread = self.thread;
-        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        matches!(
+            tokio::task::spawn_blocking(move || thread.join()).await,
+            Ok(Ok(true))
+        )
     }
+}
+
+/// Who keeps the clean-shutdown marker (`.kafka_cleanshutdown`, `docs/formats.md` §4) of the
+/// metadata log's dir. After a clean shutdown the metadata log is opened without recovery,
+/// as data logs are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MetadataDirMarker {
+    /// The dir is the broker's log dir too: the replica manager read (and removed) the
+    /// marker, found this, and writes it at shutdown once the metadata log has closed.
+    Shared(Shutdown),
+    /// `metadata.log.dir` is a dir of its own: the metadata thread reads, removes and
+    /// writes its marker.
+    Own,
 }
 
 /// Loads the metadata log, becomes leader of the single-voter quorum, bootstraps a fresh
 /// cluster, registers this node as a broker, and starts serving controller requests.
-pub(crate) async fn start(config: &ServerConfig, cluster_id: &str) -> anyhow::Result<QuorumHandle> {
+pub(crate) async fn start(
+    config: &ServerConfig,
+    cluster_id: &str,
+    marker: MetadataDirMarker,
+) -> anyhow::Result<QuorumHandle> {
     let node_id = config.node_id;
     let config = config.clone();
     let cluster_id = cluster_id.to_string();
     let mut quorum =
-        tokio::task::spawn_blocking(move || Quorum::load(&config, &cluster_id)).await??;
+        tokio::task::spawn_blocking(move || Quorum::load(&config, &cluster_id, marker)).await??;
     let (image_tx, image_rx) = watch::channel(Arc::new(quorum.controller.image().clone()));
     let (tx, rx) = mpsc::channel(CONTROLLER_QUEUE_MAX);
     let (failed_tx, failed_rx) = oneshot::channel();
@@ -83,9 +115,18 @@ pub(crate) async fn start(config: &ServerConfig, cluster_id: &str) -> anyhow::Re
         .spawn(move || {
             if let Err(e) = quorum.run(rx) {
                 let _ = failed_tx.send(format!("{e:#}"));
+                return false;
+            }
+            match quorum.close(marker) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!("the metadata log did not close cleanly: {e:#}");
+                    false
+                }
             }
         })
         .context("cannot start the metadata thread")?;
+    tokio::spawn(housekeeping_timer(tx.clone()));
     let handle = QuorumHandle {
         image: image_rx,
         client: ControllerClient::new(tx.clone()),
@@ -123,45 +164,81 @@ struct Quorum {
     registration: BrokerRegistrationRequest,
     image_tx: Option<watch::Sender<Arc<MetadataImage>>>,
     started: Instant,
+    /// Wall-clock milliseconds at `started`: the Raft core's clock is this plus the monotonic
+    /// time since, so batches carry wall-clock append times (as Kafka's do) while timers
+    /// never see the wall clock step back.
+    started_wall_ms: i64,
+    schedule: SnapshotSchedule,
+    retention: RetentionConfig,
+    /// Bytes appended since the last committed round, for the snapshot schedule.
+    round_bytes: u64,
     /// The generation of the last `Truncate` executed, for `Persisted` reports.
     generation: u64,
 }
 
 impl Quorum {
-    fn load(config: &ServerConfig, cluster_id: &str) -> anyhow::Result<Quorum> {
+    fn load(
+        config: &ServerConfig,
+        cluster_id: &str,
+        marker: MetadataDirMarker,
+    ) -> anyhow::Result<Quorum> {
         let dir = config.metadata_log_dir.join("__cluster_metadata-0");
         let log_config = LogConfig {
             segment_bytes: config.metadata_log_segment_bytes.max(14) as u32,
             segment_ms: config.metadata_log_segment_ms,
-            // Snapshots and metadata retention come with the quorum issue: keep everything.
+            // Metadata retention goes by snapshots (`snapshots::apply_retention`), never by
+            // the data-log rules.
             retention_ms: -1,
             retention_bytes: -1,
             ..LogConfig::default()
         };
         let now = now_ms();
-        let mut log = PartitionLog::create(&dir, Some(METADATA_TOPIC_ID), log_config, now)
+        let shutdown = match marker {
+            MetadataDirMarker::Shared(shutdown) => shutdown,
+            MetadataDirMarker::Own => {
+                let log_dir = &config.metadata_log_dir;
+                let found = storage::clean_shutdown::read(log_dir)?;
+                storage::clean_shutdown::remove(log_dir)?;
+                if found.is_some() {
+                    Shutdown::Clean
+                } else {
+                    Shutdown::Unclean
+                }
+            }
+        };
+        let mut log = open_log(&dir, log_config, shutdown, now)
             .with_context(|| format!("cannot open the metadata log {}", dir.display()))?;
         let seed = u64::from_le_bytes(rand::random::<[u8; 8]>());
-        let mut controller = QuorumController::with_config(
-            seed,
-            ControllerConfig {
-                node_id: config.node_id,
-                cluster_id: cluster_id.to_string(),
-                topic_defaults: TopicDefaults {
-                    num_partitions: config.num_partitions,
-                    replication_factor: config.default_replication_factor as i16,
-                    static_broker_configs: config
-                        .broker_config_entries()
-                        .into_iter()
-                        .filter(|(_, e)| !e.is_default)
-                        .filter_map(|(k, e)| Some((k.to_string(), e.value?)))
-                        .collect(),
-                },
-                zk_migration_enabled: false,
-                broker_session_timeout_ms: i64::from(config.broker_session_timeout_ms),
+        let controller_config = ControllerConfig {
+            node_id: config.node_id,
+            cluster_id: cluster_id.to_string(),
+            topic_defaults: TopicDefaults {
+                num_partitions: config.num_partitions,
+                replication_factor: config.default_replication_factor as i16,
+                static_broker_configs: config
+                    .broker_config_entries()
+                    .into_iter()
+                    .filter(|(_, e)| !e.is_default)
+                    .filter_map(|(k, e)| Some((k.to_string(), e.value?)))
+                    .collect(),
             },
-        );
-        let epoch_starts = replay_log(&log, &mut controller)?;
+            zk_migration_enabled: false,
+            broker_session_timeout_ms: i64::from(config.broker_session_timeout_ms),
+        };
+        let (mut controller, replay_from) = match snapshots::load_latest(&dir, &mut log, now)? {
+            Some(image) => {
+                let from = image.provenance.last_contained_offset + 1;
+                (
+                    QuorumController::from_image(seed, controller_config, image),
+                    from,
+                )
+            }
+            None => (
+                QuorumController::with_config(seed, controller_config),
+                log.log_start_offset(),
+            ),
+        };
+        let epoch_starts = replay_log(&log, replay_from, &mut controller)?;
         let election = read_quorum_state(&dir)?;
         // The recovered log counts as durable only once fsynced (a crash may have left
         // written but unsynced batches that recovery kept).
@@ -194,13 +271,44 @@ impl Quorum {
             replies: Vec::new(),
             image_tx: None,
             started: Instant::now(),
+            started_wall_ms: now_ms(),
+            schedule: SnapshotSchedule::new(
+                ScheduleConfig {
+                    max_bytes_between_snapshots: config
+                        .metadata_log_max_record_bytes_between_snapshots
+                        .max(1) as u64,
+                    max_interval_ms: config.metadata_log_max_snapshot_interval_ms,
+                },
+                now,
+            ),
+            retention: RetentionConfig {
+                max_retention_bytes: config.metadata_max_retention_bytes,
+                max_retention_ms: config.metadata_max_retention_ms,
+            },
+            round_bytes: 0,
             generation: 0,
         })
     }
 
-    /// Milliseconds on the monotonic clock the Raft core runs on.
+    /// Closes the metadata log after the thread stopped: everything fsynced, indexes trimmed,
+    /// so the next start need not recover it; writes the marker of a dir of its own.
+    fn close(self, marker: MetadataDirMarker) -> anyhow::Result<()> {
+        self.log.close()?;
+        if let MetadataDirMarker::Own = marker {
+            storage::clean_shutdown::write(
+                self.dir
+                    .parent()
+                    .context("the metadata log has a parent dir")?,
+                -1,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Milliseconds on the clock the Raft core runs on (and stamps batches with):
+    /// wall-clock time at start plus monotonic time since.
     fn now(&self) -> Millis {
-        Millis(self.started.elapsed().as_millis() as i64)
+        Millis(self.started_wall_ms + self.started.elapsed().as_millis() as i64)
     }
 
     fn run(&mut self, mut rx: mpsc::Receiver<ControllerRequest>) -> anyhow::Result<()> {
@@ -287,6 +395,7 @@ impl Quorum {
     fn handle(&mut self, req: ControllerRequest) -> bool {
         match req {
             ControllerRequest::Shutdown => return true,
+            ControllerRequest::Housekeeping => self.apply_retention(now_ms()),
             ControllerRequest::CreateTopics(r, tx) => {
                 let result = self.controller.create_topics(&r);
                 self.decide(&r, result, tx);
@@ -351,14 +460,9 @@ impl Quorum {
         for (i, e) in self.controller.replay_all(&records) {
             tracing::error!("controller record {i} did not replay: {e}");
         }
-        // The image now reflects the log up to the proposed batch, as replaying that batch
-        // after a restart would say: ApiVersions reports its offset as the finalized
+        // Executing the batch's `Append` moves the image's provenance to it, as replaying the
+        // batch after a restart would: ApiVersions reports that offset as the finalized
         // features epoch, as Kafka's broker does.
-        self.controller.set_provenance(Provenance {
-            last_contained_offset: self.raft.log_end_offset().0 - 1,
-            last_contained_epoch: self.raft.epoch().0,
-            last_contained_log_time_ms: now.0,
-        });
         self.execute(actions)
     }
 
@@ -397,6 +501,18 @@ impl Quorum {
                     self.log
                         .append_as_follower(&batch.bytes, now_ms())
                         .context("metadata log append failed")?;
+                    self.round_bytes += batch.bytes.len() as u64;
+                    // The controller's image already holds the batch's records (replayed when
+                    // proposed); it now stands at the batch's end.
+                    let log_time_ms = protocol::records::batches(&batch.bytes)
+                        .next()
+                        .and_then(Result::ok)
+                        .map_or(-1, |b| b.header.max_timestamp);
+                    self.controller.set_provenance(Provenance {
+                        last_contained_offset: batch.last_offset.0,
+                        last_contained_epoch: batch.epoch.0,
+                        last_contained_log_time_ms: log_time_ms,
+                    });
                 }
                 Action::Truncate { to, generation } => {
                     self.log.truncate_to(to.0, now_ms())?;
@@ -430,7 +546,8 @@ impl Quorum {
         self.answer_round();
     }
 
-    /// Publishes the committed image and answers the round's requests.
+    /// Publishes the committed image, answers the round's requests, and takes a snapshot of
+    /// the image when one is due.
     fn answer_round(&mut self) {
         if let Some(tx) = &self.image_tx {
             let _ = tx.send(Arc::new(self.controller.image().clone()));
@@ -438,18 +555,93 @@ impl Quorum {
         for reply in self.replies.drain(..) {
             reply();
         }
+        let bytes = std::mem::take(&mut self.round_bytes);
+        let now = now_ms();
+        if let Some(reason) = self.schedule.committed(bytes, now, Generator::Idle) {
+            self.snapshot(&reason.to_string(), now);
+        }
+    }
+
+    /// Writes a snapshot of the controller's image, committed as a whole on the single
+    /// node, then applies retention. A failure is logged, not fatal: the log still holds
+    /// everything, as in Kafka.
+    fn snapshot(&mut self, reason: &str, now: i64) {
+        match snapshots::write(&self.dir, self.controller.image(), now) {
+            Ok(Some(file)) => {
+                tracing::info!(snapshot = %file.path.display(), "wrote a metadata snapshot because {reason}");
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!("writing a metadata snapshot failed: {e:#}");
+                return;
+            }
+        }
+        self.apply_retention(now);
+    }
+
+    fn apply_retention(&mut self, now: i64) {
+        if let Err(e) = snapshots::apply_retention(&self.dir, &mut self.log, self.retention, now) {
+            tracing::error!("metadata log retention failed: {e:#}");
+        }
     }
 }
 
-/// Replays every data batch of the log into the controller; returns the epoch → start offset
-/// of its batches.
+/// Asks the metadata thread for a retention pass every [`RETENTION_INTERVAL`] until it has
+/// stopped. A full queue skips one pass: the next comes a minute later.
+async fn housekeeping_timer(tx: mpsc::Sender<ControllerRequest>) {
+    let mut interval = tokio::time::interval(RETENTION_INTERVAL);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        if let Err(mpsc::error::TrySendError::Closed(_)) =
+            tx.try_send(ControllerRequest::Housekeeping)
+        {
+            return;
+        }
+    }
+}
+
+/// Opens `__cluster_metadata-0`: created when missing, recovered after an unclean shutdown,
+/// trusted (bar the active segment's tail check) after a clean one.
+fn open_log(
+    dir: &Path,
+    config: LogConfig,
+    shutdown: Shutdown,
+    now: i64,
+) -> storage::Result<PartitionLog> {
+    if shutdown == Shutdown::Unclean || !dir.exists() {
+        return PartitionLog::create(dir, Some(METADATA_TOPIC_ID), config, now);
+    }
+    let options = LoadOptions {
+        recovery_point: 0,
+        log_start_offset: 0,
+        shutdown,
+    };
+    let mut log = PartitionLog::open(dir, config, options, now)?;
+    log.set_topic_id(METADATA_TOPIC_ID)?;
+    Ok(log)
+}
+
+/// Replays the log's data batches from `from` (the loaded snapshot's end, or the log start)
+/// into the controller, moving its image's provenance along; returns the epoch → start offset
+/// of the log's batches.
 fn replay_log(
     log: &PartitionLog,
+    from: i64,
     controller: &mut QuorumController,
 ) -> anyhow::Result<EpochStarts> {
     let end = log.log_end_offset();
-    let mut offset = log.log_start_offset();
+    let mut offset = log.log_start_offset().max(from);
     let mut epochs = EpochStarts::default();
+    // The epochs of the log's batches a snapshot covers (not replayed) still count for
+    // Raft's epoch bookkeeping; the replay observes the rest.
+    for e in log
+        .epoch_entries()
+        .iter()
+        .filter(|e| e.start_offset < offset)
+    {
+        epochs.observe(Epoch(e.epoch), Offset(e.start_offset));
+    }
     while offset < end {
         let bytes = log.read(offset, REPLAY_READ_BYTES, end, FirstBatch::AlwaysWhole)?;
         if bytes.is_empty() {
@@ -457,14 +649,14 @@ fn replay_log(
         }
         for batch in protocol::records::batches(&bytes) {
             let batch = batch.context("corrupt batch in the metadata log")?;
+            let log_time_ms = batch.header.max_timestamp;
             match metadata::decode_batch(&batch).context("undecodable metadata batch")? {
                 DecodedBatch::Data(b) => {
-                    // Also moves the image's provenance to the batch (the features epoch).
                     for f in controller.replay_batch(&b) {
                         tracing::warn!(
                             offset = f.offset,
-                            record = f.record,
-                            "metadata record skipped: {}",
+                            "metadata record {} skipped: {}",
+                            f.record,
                             f.error
                         );
                     }
@@ -477,6 +669,11 @@ fn replay_log(
                     epoch,
                 } => {
                     epochs.observe(Epoch(epoch), Offset(base_offset));
+                    controller.set_provenance(Provenance {
+                        last_contained_offset: last_offset,
+                        last_contained_epoch: epoch,
+                        last_contained_log_time_ms: log_time_ms,
+                    });
                     offset = last_offset + 1;
                 }
             }
@@ -586,11 +783,15 @@ mod tests {
     const CLUSTER_ID: &str = "MkU3OEVBNTcwNTJENDM2Qg";
 
     fn config(dir: &Path) -> ServerConfig {
+        config_with(dir, "")
+    }
+
+    fn config_with(dir: &Path, extra: &str) -> ServerConfig {
         let props = format!(
             "process.roles=broker,controller\nnode.id=1\n\
              controller.quorum.voters=1@127.0.0.1:19093\n\
              listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n\
-             controller.listener.names=CONTROLLER\nlog.dirs={}\n",
+             controller.listener.names=CONTROLLER\nlog.dirs={}\n{extra}",
             dir.join("data").display()
         );
         ServerConfig::parse(&props, &[])
@@ -618,7 +819,7 @@ mod tests {
         };
         format(&config, &opts, &mut Vec::new(), &mut rand::thread_rng()).expect("format");
 
-        let mut q = Quorum::load(&config, CLUSTER_ID).expect("load");
+        let mut q = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("load");
         q.become_active().expect("active");
         // The leader's quorum-state, as Kafka 3.9 writes it for a static quorum.
         let state = std::fs::read_to_string(q.dir.join("quorum-state")).expect("quorum-state");
@@ -696,7 +897,219 @@ mod tests {
         assert_eq!(before.topics.len(), 2);
         drop(q);
 
-        let reloaded = Quorum::load(&config, CLUSTER_ID).expect("reload");
+        let reloaded = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
         assert_eq!(reloaded.controller.image(), &before);
+    }
+
+    /// A formatted node, loaded and active.
+    fn active_quorum(config: &ServerConfig) -> Quorum {
+        let opts = FormatOptions {
+            cluster_id: CLUSTER_ID.into(),
+            ignore_formatted: false,
+        };
+        format(config, &opts, &mut Vec::new(), &mut rand::thread_rng()).expect("format");
+        let mut q = Quorum::load(config, CLUSTER_ID, MetadataDirMarker::Own).expect("load");
+        q.become_active().expect("active");
+        q
+    }
+
+    fn create_topic(q: &mut Quorum, name: &str) {
+        let created = round(q, |tx| {
+            let topics = vec![CreatableTopic {
+                name: name.into(),
+                num_partitions: 2,
+                replication_factor: 1,
+                ..Default::default()
+            }];
+            ControllerRequest::CreateTopics(
+                CreateTopicsRequest {
+                    topics,
+                    ..Default::default()
+                },
+                tx,
+            )
+        });
+        assert_eq!(created.topics[0].error_code, 0, "{created:?}");
+    }
+
+    fn snapshot_ids(dir: &Path) -> Vec<storage::metadata_snapshot::SnapshotId> {
+        storage::metadata_snapshot::list(dir)
+            .expect("list")
+            .into_iter()
+            .map(|f| f.id)
+            .collect()
+    }
+
+    /// Snapshots are taken as `metadata.log.max.record.bytes.between.snapshots` says, named
+    /// from the committed image's provenance, and a restart from the latest gives back the
+    /// same image, batches stamped with wall-clock time.
+    #[test]
+    fn snapshots_are_taken_and_a_restart_loads_the_latest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config_with(
+            dir.path(),
+            "metadata.log.max.record.bytes.between.snapshots=2048\n",
+        );
+        let before_start = now_ms();
+        let mut q = active_quorum(&config);
+        for i in 0..20 {
+            create_topic(&mut q, &format!("t{i}"));
+        }
+        let ids = snapshot_ids(&q.dir);
+        assert!(!ids.is_empty(), "no snapshot written");
+        let latest = *ids.last().expect("one");
+        assert!(latest.end_offset <= q.log.log_end_offset());
+        let before = q.controller.image().clone();
+        let p = before.provenance;
+        assert_eq!(p.last_contained_offset + 1, q.log.log_end_offset());
+        assert!(
+            p.last_contained_log_time_ms >= before_start
+                && p.last_contained_log_time_ms <= now_ms(),
+            "batches carry wall-clock time: {p:?}"
+        );
+        drop(q);
+
+        let mut reloaded =
+            Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
+        assert_eq!(reloaded.controller.image(), &before);
+
+        // A second epoch on top of the snapshot, and a restart again: the epochs below the
+        // snapshot and those replayed after it make one history.
+        reloaded.become_active().expect("active again");
+        for i in 0..5 {
+            create_topic(&mut reloaded, &format!("u{i}"));
+        }
+        let before = reloaded.controller.image().clone();
+        drop(reloaded);
+        let again = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
+        assert_eq!(again.controller.image(), &before);
+    }
+
+    /// `metadata.max.retention.bytes` deletes the snapshots and segments below the latest
+    /// snapshot; a restart still gives back the whole image.
+    #[test]
+    fn retention_deletes_segments_and_snapshots_below_the_latest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config_with(
+            dir.path(),
+            "metadata.log.max.record.bytes.between.snapshots=1024
+             metadata.log.segment.bytes=2048
+metadata.max.retention.bytes=0
+",
+        );
+        let mut q = active_quorum(&config);
+        for i in 0..30 {
+            create_topic(&mut q, &format!("t{i}"));
+        }
+        let ids = snapshot_ids(&q.dir);
+        assert_eq!(ids.len(), 1, "older snapshots kept: {ids:?}");
+        let start = q.log.log_start_offset();
+        assert!(start > 0, "the log start did not move");
+        assert_eq!(start, ids[0].end_offset);
+        let first_segment = q.log.segment_base_offsets()[0];
+        assert!(
+            first_segment > 0 && first_segment <= start,
+            "{first_segment}"
+        );
+        let before = q.controller.image().clone();
+        drop(q);
+
+        let reloaded = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
+        assert_eq!(reloaded.controller.image(), &before);
+        drop(reloaded);
+
+        // Without the snapshot, the records below the log start are gone: start-up refuses.
+        storage::metadata_snapshot::delete(&dir.path().join("data/__cluster_metadata-0"), ids[0])
+            .expect("delete");
+        let err = match Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own) {
+            Ok(_) => panic!("started without the records below the log start"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("inconsistent metadata snapshots"), "{err}");
+    }
+
+    /// The minute's housekeeping request runs the retention pass without a new snapshot.
+    #[test]
+    fn housekeeping_applies_retention() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config_with(
+            dir.path(),
+            "metadata.log.max.record.bytes.between.snapshots=1024
+             metadata.log.segment.bytes=2048
+",
+        );
+        let mut q = active_quorum(&config);
+        for i in 0..30 {
+            create_topic(&mut q, &format!("t{i}"));
+        }
+        let ids = snapshot_ids(&q.dir);
+        assert!(ids.len() > 1, "{ids:?}");
+        assert_eq!(q.log.log_start_offset(), 0);
+        q.retention.max_retention_bytes = 0;
+        assert!(!q.handle(ControllerRequest::Housekeeping));
+        assert_eq!(snapshot_ids(&q.dir), ids[ids.len() - 1..]);
+        assert_eq!(q.log.log_start_offset(), ids[ids.len() - 1].end_offset);
+    }
+
+    /// Start-up loads the snapshot and replays only the log after it: a topic the snapshot
+    /// lacks (though the log below it has it) stays absent, one created after it is there.
+    #[test]
+    fn restart_replays_the_log_only_after_the_snapshot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config(dir.path());
+        let mut q = active_quorum(&config);
+        create_topic(&mut q, "before");
+        create_topic(&mut q, "dropped");
+        let image = q.controller.image().clone();
+        let dropped = image.topics.by_name("dropped").expect("created").id;
+        let mut records = image.to_records();
+        records.push(MetadataRecord::new(
+            0,
+            metadata::MetadataRecordBody::RemoveTopic(protocol::messages::RemoveTopicRecord {
+                topic_id: dropped,
+            }),
+        ));
+        let doctored = MetadataImage::from_records(&records, image.provenance).expect("replays");
+        snapshots::write(&q.dir, &doctored, now_ms())
+            .expect("write")
+            .expect("a new snapshot");
+        create_topic(&mut q, "after");
+        drop(q);
+
+        let reloaded = Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own).expect("reload");
+        let topics = &reloaded.controller.image().topics;
+        assert!(topics.by_name("before").is_some());
+        assert!(topics.by_name("after").is_some());
+        assert!(
+            topics.by_name("dropped").is_none(),
+            "the log below the snapshot was replayed"
+        );
+    }
+
+    /// A snapshot that does not read back whole refuses start-up, naming the file and the
+    /// position, and is left as it was.
+    #[test]
+    fn a_corrupt_snapshot_refuses_start_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config(dir.path());
+        let mut q = active_quorum(&config);
+        create_topic(&mut q, "orders");
+        let file = snapshots::write(&q.dir, q.controller.image(), now_ms())
+            .expect("write")
+            .expect("a new snapshot");
+        drop(q);
+        let mut bytes = std::fs::read(&file.path).expect("read");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&file.path, &bytes).expect("corrupt");
+
+        let err = match Quorum::load(&config, CLUSTER_ID, MetadataDirMarker::Own) {
+            Ok(_) => panic!("a corrupt snapshot was loaded"),
+            Err(e) => format!("{e:#}"),
+        };
+        let name = file.path.file_name().expect("name").to_string_lossy();
+        assert!(err.contains(name.as_ref()), "{err}");
+        assert!(err.contains(" at byte "), "no position named: {err}");
+        assert_eq!(std::fs::read(&file.path).expect("read"), bytes);
     }
 }

@@ -500,6 +500,11 @@ impl PartitionLog {
         self.segments.keys().copied().collect()
     }
 
+    /// Base offset and size of each segment, oldest first (metadata log retention).
+    pub fn segment_sizes(&self) -> Vec<(i64, u64)> {
+        self.segments.iter().map(|(b, s)| (*b, s.size())).collect()
+    }
+
     /// Where the next append will go (Kafka `logEndOffsetMetadata`).
     pub fn log_end_offset_metadata(&self) -> LogOffsetMetadata {
         let active = self.active();

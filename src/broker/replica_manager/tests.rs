@@ -95,7 +95,7 @@ fn close_closes_every_partition_then_marks_a_clean_shutdown() {
             produce(&m, &tp, 2);
         }
     }
-    m.close().expect("close");
+    m.close(true).expect("close");
     assert!(m.partitions.read().expect("lock").is_empty());
 
     let dir = LogDir::open(dir.path()).expect("log dir");
