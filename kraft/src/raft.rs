@@ -560,16 +560,7 @@ impl RaftCore {
             _ => None,
         };
         self.leave_role(out);
-        self.persist_election(
-            ElectionState {
-                epoch,
-                leader_id: None,
-                voted_id: None,
-                voted_directory_id: None,
-                voters: self.config.voters.clone(),
-            },
-            out,
-        );
+        self.persist_election(self.election_for(epoch, None, None), out);
         out.push(Action::LeaderChanged {
             epoch,
             leader_id: None,
@@ -599,6 +590,23 @@ impl RaftCore {
                 let resp = self.fetch_error(ErrorCode::NOT_LEADER_OR_FOLLOWER);
                 reply_with(fetch.reply, RaftMessage::FetchResponse(resp), out);
             }
+        }
+    }
+
+    /// The election record for `epoch` in this quorum (`votedDirectoryId` stays unset: the
+    /// voter set is static).
+    fn election_for(
+        &self,
+        epoch: Epoch,
+        leader_id: Option<NodeId>,
+        voted_id: Option<NodeId>,
+    ) -> ElectionState {
+        ElectionState {
+            epoch,
+            leader_id,
+            voted_id,
+            voted_directory_id: None,
+            voters: self.config.voters.clone(),
         }
     }
 

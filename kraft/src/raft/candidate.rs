@@ -16,9 +16,7 @@ use protocol::ErrorCode;
 use rand::Rng;
 
 use super::message::{VoteRequest, VoteResponse};
-use super::{
-    Action, ElectionState, Epoch, Millis, NodeId, Offset, RaftCore, RaftError, RaftMessage, State,
-};
+use super::{Action, Epoch, Millis, NodeId, Offset, RaftCore, RaftError, RaftMessage, State};
 
 /// A candidate's (or a prospective candidate's) volatile state.
 #[derive(Debug, Clone)]
@@ -106,16 +104,7 @@ impl RaftCore {
         self.leave_role(out);
         let me = self.config.node_id;
         let epoch = self.election.epoch.max(self.log.epochs.last_epoch()).next();
-        self.persist_election(
-            ElectionState {
-                epoch,
-                leader_id: None,
-                voted_id: Some(me),
-                voted_directory_id: None,
-                voters: self.config.voters.clone(),
-            },
-            out,
-        );
+        self.persist_election(self.election_for(epoch, None, Some(me)), out);
         out.push(Action::LeaderChanged {
             epoch,
             leader_id: None,

@@ -10,8 +10,8 @@ use rand::Rng;
 
 use super::message::{BeginQuorumEpochRequest, EndQuorumEpochRequest, FetchRequest, FetchResponse};
 use super::{
-    Action, Appended, BatchKind, ElectionState, Epoch, Millis, NodeId, Offset, RaftCore, RaftError,
-    RaftMessage, State, FETCH_BYTES_MAX,
+    Action, Appended, BatchKind, Epoch, Millis, NodeId, Offset, RaftCore, RaftError, RaftMessage,
+    State, FETCH_BYTES_MAX,
 };
 
 /// A follower's (or a following observer's) volatile state.
@@ -54,17 +54,12 @@ impl RaftCore {
     ) {
         assert_ne!(leader, self.config.node_id, "a node never follows itself");
         self.leave_role(out);
-        let election = ElectionState {
-            epoch,
-            leader_id: Some(leader),
-            // A vote in this epoch stays on record (Raft §5.2: one vote per epoch).
-            voted_id: self
-                .election
-                .voted_id
-                .filter(|_| epoch == self.election.epoch),
-            voted_directory_id: None,
-            voters: self.config.voters.clone(),
-        };
+        // A vote in this epoch stays on record (Raft §5.2: one vote per epoch).
+        let voted_id = self
+            .election
+            .voted_id
+            .filter(|_| epoch == self.election.epoch);
+        let election = self.election_for(epoch, Some(leader), voted_id);
         if election != self.election {
             self.persist_election(election, out);
         }

@@ -14,9 +14,8 @@ use super::message::{
     BeginQuorumEpochRequest, EndQuorumEpochRequest, EpochResponse, FetchRequest, FetchResponse,
 };
 use super::{
-    control, reply_with, Action, Appended, BatchKind, ElectionState, Millis, NodeId, Offset,
-    RaftCore, RaftError, RaftMessage, ReplyTo, State, FETCH_MAX_WAIT_MS, PARKED_FETCHES_MAX,
-    UNPERSISTED_BYTES_MAX,
+    control, reply_with, Action, Appended, BatchKind, Millis, NodeId, Offset, RaftCore, RaftError,
+    RaftMessage, ReplyTo, State, FETCH_MAX_WAIT_MS, PARKED_FETCHES_MAX, UNPERSISTED_BYTES_MAX,
 };
 
 /// A leader's volatile state.
@@ -86,16 +85,7 @@ impl RaftCore {
             self.config.voters.iter().copied(),
             granting,
         )?;
-        self.persist_election(
-            ElectionState {
-                epoch,
-                leader_id: Some(me),
-                voted_id: None,
-                voted_directory_id: None,
-                voters: self.config.voters.clone(),
-            },
-            out,
-        );
+        self.persist_election(self.election_for(epoch, Some(me), None), out);
         let others: BTreeSet<NodeId> = self
             .config
             .voters
