@@ -775,7 +775,9 @@ mod tests {
     use protocol::messages::incremental_alter_configs_request::{
         AlterConfigsResource, AlterableConfig,
     };
-    use protocol::messages::{CreateTopicsRequest, IncrementalAlterConfigsRequest};
+    use protocol::messages::{
+        CreateTopicsRequest, CreateTopicsResponse, IncrementalAlterConfigsRequest,
+    };
 
     use super::*;
     use crate::tools::storage::{format, FormatOptions};
@@ -831,24 +833,7 @@ mod tests {
                  \"appliedOffset\":0,\"currentVoters\":[{{\"voterId\":1}}],\"data_version\":0}}"
             )
         );
-        let topics = ["orders", "payments"]
-            .iter()
-            .map(|name| CreatableTopic {
-                name: name.to_string(),
-                num_partitions: 3,
-                replication_factor: 1,
-                ..Default::default()
-            })
-            .collect();
-        let created = round(&mut q, |tx| {
-            ControllerRequest::CreateTopics(
-                CreateTopicsRequest {
-                    topics,
-                    ..Default::default()
-                },
-                tx,
-            )
-        });
+        let created = create_topics(&mut q, &["orders", "payments"], 3);
         assert!(
             created.topics.iter().all(|t| t.error_code == 0),
             "{created:?}"
@@ -874,21 +859,7 @@ mod tests {
             "{altered:?}"
         );
         // A round that appends nothing (the topic exists) is answered all the same.
-        let again = round(&mut q, |tx| {
-            let topics = vec![CreatableTopic {
-                name: "orders".into(),
-                num_partitions: 1,
-                replication_factor: 1,
-                ..Default::default()
-            }];
-            ControllerRequest::CreateTopics(
-                CreateTopicsRequest {
-                    topics,
-                    ..Default::default()
-                },
-                tx,
-            )
-        });
+        let again = create_topics(&mut q, &["orders"], 1);
         assert_eq!(
             again.topics[0].error_code,
             protocol::ErrorCode::TOPIC_ALREADY_EXISTS.code()
@@ -913,14 +884,18 @@ mod tests {
         q
     }
 
-    fn create_topic(q: &mut Quorum, name: &str) {
-        let created = round(q, |tx| {
-            let topics = vec![CreatableTopic {
-                name: name.into(),
-                num_partitions: 2,
+    /// One CreateTopics round for `names`, each with `partitions` partitions.
+    fn create_topics(q: &mut Quorum, names: &[&str], partitions: i32) -> CreateTopicsResponse {
+        let topics = names
+            .iter()
+            .map(|name| CreatableTopic {
+                name: name.to_string(),
+                num_partitions: partitions,
                 replication_factor: 1,
                 ..Default::default()
-            }];
+            })
+            .collect();
+        round(q, |tx| {
             ControllerRequest::CreateTopics(
                 CreateTopicsRequest {
                     topics,
@@ -928,7 +903,11 @@ mod tests {
                 },
                 tx,
             )
-        });
+        })
+    }
+
+    fn create_topic(q: &mut Quorum, name: &str) {
+        let created = create_topics(q, &[name], 2);
         assert_eq!(created.topics[0].error_code, 0, "{created:?}");
     }
 

@@ -44,6 +44,18 @@ impl Follower {
 }
 
 impl RaftCore {
+    /// A Fetch from our log end, as a follower sends to its leader and an observer to a voter
+    /// (KIP-595: `LastFetchedEpoch` lets the leader find where our logs diverge).
+    fn fetch_request(&self) -> RaftMessage {
+        RaftMessage::FetchRequest(FetchRequest {
+            replica_id: self.config.node_id,
+            current_leader_epoch: self.election.epoch,
+            fetch_offset: self.log.end,
+            last_fetched_epoch: self.log.epochs.last_epoch(),
+            max_bytes: FETCH_BYTES_MAX,
+        })
+    }
+
     /// Follows `leader` in `epoch` (≥ ours), persisting what we learned.
     pub(super) fn become_follower(
         &mut self,
@@ -88,13 +100,7 @@ impl RaftCore {
         f.next_fetch_at = now.plus(request_timeout);
         out.push(Action::SendAfterPersist {
             to: f.leader,
-            msg: RaftMessage::FetchRequest(FetchRequest {
-                replica_id: self.config.node_id,
-                current_leader_epoch: self.election.epoch,
-                fetch_offset: self.log.end,
-                last_fetched_epoch: self.log.epochs.last_epoch(),
-                max_bytes: FETCH_BYTES_MAX,
-            }),
+            msg: self.fetch_request(),
         });
     }
 
@@ -134,13 +140,7 @@ impl RaftCore {
         let to = voters[self.rng.gen_range(0..voters.len())];
         out.push(Action::Send {
             to,
-            msg: RaftMessage::FetchRequest(FetchRequest {
-                replica_id: self.config.node_id,
-                current_leader_epoch: self.election.epoch,
-                fetch_offset: self.log.end,
-                last_fetched_epoch: self.log.epochs.last_epoch(),
-                max_bytes: FETCH_BYTES_MAX,
-            }),
+            msg: self.fetch_request(),
         });
         self.state = State::Unattached {
             deadline: now.plus(self.config.request_timeout_ms),

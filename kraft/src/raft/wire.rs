@@ -506,41 +506,32 @@ fn epoch_response(error: i16, epoch: i32, leader: i32) -> EpochResponse {
 /// The response to a request of `api` that was rejected before the core saw it: only the
 /// top-level error, as Kafka answers INCONSISTENT_CLUSTER_ID and INVALID_REQUEST.
 pub fn error_response(api: ApiKey, version: i16, error: ErrorCode) -> Result<Bytes, WireError> {
-    let mut buf = BytesMut::new();
-    match api {
-        ApiKey::Vote => checked_encode(
-            &protocol::messages::VoteResponse {
-                error_code: error.0,
-                ..Default::default()
-            },
-            version,
-            &mut buf,
-        )?,
-        ApiKey::BeginQuorumEpoch => checked_encode(
-            &protocol::messages::BeginQuorumEpochResponse {
-                error_code: error.0,
-                ..Default::default()
-            },
-            version,
-            &mut buf,
-        )?,
-        ApiKey::EndQuorumEpoch => checked_encode(
-            &protocol::messages::EndQuorumEpochResponse {
-                error_code: error.0,
-                ..Default::default()
-            },
-            version,
-            &mut buf,
-        )?,
-        ApiKey::Fetch => checked_encode(
-            &protocol::messages::FetchResponse {
-                error_code: error.0,
-                ..Default::default()
-            },
-            version,
-            &mut buf,
-        )?,
-        _ => return Err(WireError::UnsupportedVersion { api, version }),
+    use protocol::messages::{
+        BeginQuorumEpochResponse, EndQuorumEpochResponse, FetchResponse, VoteResponse,
+    };
+    /// `M` with nothing but its top-level error code, at `version`.
+    fn encoded<M: Message + Default>(
+        set_error: impl FnOnce(&mut M),
+        version: i16,
+    ) -> Result<Bytes, WireError> {
+        let mut body = M::default();
+        set_error(&mut body);
+        let mut buf = BytesMut::new();
+        checked_encode(&body, version, &mut buf)?;
+        Ok(buf.freeze())
     }
-    Ok(buf.freeze())
+    let code = error.0;
+    match api {
+        ApiKey::Vote => encoded(|m: &mut VoteResponse| m.error_code = code, version),
+        ApiKey::BeginQuorumEpoch => encoded(
+            |m: &mut BeginQuorumEpochResponse| m.error_code = code,
+            version,
+        ),
+        ApiKey::EndQuorumEpoch => encoded(
+            |m: &mut EndQuorumEpochResponse| m.error_code = code,
+            version,
+        ),
+        ApiKey::Fetch => encoded(|m: &mut FetchResponse| m.error_code = code, version),
+        _ => Err(WireError::UnsupportedVersion { api, version }),
+    }
 }
