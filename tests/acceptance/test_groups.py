@@ -164,10 +164,18 @@ def test_two_members_share_partitions(kb_servers):
     produce(srv.bootstrap, topic, 200, "a")
 
     def member():
-        return KafkaConsumer(topic, bootstrap_servers=[srv.bootstrap], group_id=group,
-                             enable_auto_commit=False, auto_offset_reset="earliest",
-                             session_timeout_ms=10000, heartbeat_interval_ms=500,
-                             request_timeout_ms=30000)
+        c = KafkaConsumer(bootstrap_servers=[srv.bootstrap], group_id=group,
+                          enable_auto_commit=False, auto_offset_reset="earliest",
+                          session_timeout_ms=10000, heartbeat_interval_ms=500,
+                          request_timeout_ms=30000)
+        # Subscribe only once the topic's partitions are known. Otherwise the leader assigns
+        # nothing in the first generation and rebalances when its metadata arrives; in that
+        # path kafka-python 3.0.12's leader sometimes receives its SyncGroup answer (logged
+        # at DEBUG, with the right assignment) and never applies it or heartbeats again, so
+        # its session expires. The server's answers are right in every such run.
+        kb.wait_for(lambda: c.partitions_for_topic(topic), 30, "partitions of %s" % topic)
+        c.subscribe([topic])
+        return c
 
     # Each member polls in its own thread, as real consumers do: polled in turns from one
     # thread, a member whose JoinGroup waits for the other member's rejoin blocks that other
